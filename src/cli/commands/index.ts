@@ -1,0 +1,7 @@
+/** The CLI's commands: one file each, registered here in the order `--help` lists them. */
+import type { Command } from 'commander';
+import * as models from './models.ts';
+import * as predict from './predict.ts';
+import * as evaluate from './eval.ts';
+
+export const commands: ReadonlyArray<{ register(program: Command): void }> = [models, predict, evaluate];
