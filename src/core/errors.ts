@@ -64,6 +64,7 @@ export const ERRORS = {
   LS_ERR_PATH_TRAVERSAL: { status: 400, message: 'path leaves the allowed folder' },
   LS_ERR_CRYPTO: { status: 500, message: 'data cannot be decrypted with the configured key' },
   LS_ERR_AUDIT_TAMPERED: { status: 500, message: 'the audit log has been altered' },
+  LS_ERR_SECURITY_CONFIG: { status: 500, message: 'a security file (tokens, keys, users, certificates) is missing or invalid' },
 
   // --- anything else ------------------------------------------------------
   LS_ERR_INTERNAL: { status: 500, message: 'internal error' },
