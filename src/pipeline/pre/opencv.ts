@@ -76,29 +76,35 @@ export function resizeLinear(src: Image8, width: number, height: number): Image8
   const yt = linearTaps(sh, height, false);
   const rowLen = width * cn;
   const out = new Uint8Array(height * rowLen);
-  // Horizontal pass per needed source row, cached: each source row is interpolated at most once.
-  const cache = new Map<number, Int32Array>();
+  // Horizontal pass per needed source row into two reusable buffers (each source row at most once
+  // while rows advance monotonically, as they do for INTER_LINEAR).
+  const bufs = [new Int32Array(rowLen), new Int32Array(rowLen)];
+  const bufRow = [-1, -1];
+  const xofs = xt.ofs;
+  const xw0 = xt.w0;
+  const xw1 = xt.w1;
+  const S = src.data;
   const hrow = (sy: number): Int32Array => {
     const y = sy < 0 ? 0 : sy >= sh ? sh - 1 : sy;
-    let r = cache.get(y);
-    if (r) return r;
-    r = new Int32Array(rowLen);
+    if (bufRow[0] === y) return bufs[0]!;
+    if (bufRow[1] === y) return bufs[1]!;
+    // Replace the buffer holding the older (smaller) row.
+    const slot = bufRow[0]! < bufRow[1]! ? 0 : 1;
+    const r = bufs[slot]!;
+    bufRow[slot] = y;
     const base = y * sw * cn;
-    const S = src.data;
     for (let dx = 0; dx < width; dx++) {
-      const sx = xt.ofs[dx]!;
-      const a0 = xt.w0[dx]!;
-      const a1 = xt.w1[dx]!;
+      const sx = xofs[dx]!;
       const p = base + sx * cn;
       const o = dx * cn;
       if (sx + 1 >= sw) {
         for (let c = 0; c < cn; c++) r[o + c] = S[p + c]! * COEF_SCALE;
       } else {
+        const a0 = xw0[dx]!;
+        const a1 = xw1[dx]!;
         for (let c = 0; c < cn; c++) r[o + c] = S[p + c]! * a0 + S[p + cn + c]! * a1;
       }
     }
-    if (cache.size > 4) cache.delete(cache.keys().next().value!);
-    cache.set(y, r);
     return r;
   };
   for (let dy = 0; dy < height; dy++) {
