@@ -1,0 +1,20 @@
+/**
+ * How sensitive blobs (images, reading values) are written to the store. The identity codec keeps
+ * them as they are; the security layer provides an AES-256-GCM codec with a key id so rows can be
+ * re-encrypted when the key rotates (Store.reencryptAll).
+ */
+
+/** Encodes a blob before it is stored and decodes it when it is read. */
+export interface FieldCodec {
+  /** Identifies the key; stored next to each blob so rotation knows which rows to re-encode. */
+  readonly keyId: string;
+  encode(plain: Uint8Array): Uint8Array;
+  decode(stored: Uint8Array): Uint8Array;
+}
+
+/** Stores blobs as they are. */
+export const identityCodec: FieldCodec = Object.freeze({
+  keyId: 'plain',
+  encode: (b: Uint8Array) => b,
+  decode: (b: Uint8Array) => b,
+});

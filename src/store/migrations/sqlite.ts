@@ -1,0 +1,79 @@
+/** Schema migrations of the SQLite store, applied in order; `user_version` records the last one applied. */
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE readings (
+    msg_id TEXT PRIMARY KEY,
+    line TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    type TEXT,
+    key_id TEXT NOT NULL,
+    vals BLOB NOT NULL,
+    model TEXT,
+    version INTEGER,
+    probability REAL,
+    decision TEXT,
+    latency_ms REAL
+  );
+  CREATE INDEX readings_machine_ts ON readings (machine, ts);
+  CREATE INDEX readings_ts ON readings (ts);
+  CREATE TABLE parts (
+    part_id TEXT PRIMARY KEY,
+    msg_id TEXT NOT NULL UNIQUE,
+    line TEXT NOT NULL,
+    station TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    probability REAL NOT NULL,
+    outputs TEXT NOT NULL,
+    decision TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    latency_ms REAL NOT NULL,
+    content_type TEXT,
+    key_id TEXT,
+    image BLOB
+  );
+  CREATE INDEX parts_station_ts ON parts (station, ts);
+  CREATE INDEX parts_ts ON parts (ts);
+  CREATE TABLE decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    source TEXT NOT NULL,
+    part_id TEXT,
+    decision TEXT NOT NULL,
+    reason TEXT NOT NULL
+  );
+  CREATE INDEX decisions_ts ON decisions (ts);
+  CREATE TABLE alerts (
+    id TEXT PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    line TEXT NOT NULL,
+    source TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    message TEXT NOT NULL,
+    probability REAL,
+    contributions TEXT,
+    acknowledged_by TEXT,
+    acknowledged_at INTEGER
+  );
+  CREATE INDEX alerts_ts ON alerts (ts);
+  CREATE TABLE feedback (
+    part_id TEXT PRIMARY KEY,
+    true_label TEXT NOT NULL,
+    by TEXT NOT NULL,
+    ts INTEGER NOT NULL
+  );
+  CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL
+  );
+  CREATE INDEX dead_letters_ts ON dead_letters (ts);
+  `,
+];

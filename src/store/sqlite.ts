@@ -1,0 +1,243 @@
+/**
+ * The embedded store: SQLite through better-sqlite3 (v12; v13 needs Node 22), WAL journal, schema
+ * migrations by `user_version`. better-sqlite3 is synchronous: a micro-batch is one short transaction.
+ * `synchronous=FULL` (default) makes a commit survive power loss; `NORMAL` survives a process crash.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { LsError } from '../core/errors.ts';
+import { identityCodec, type FieldCodec } from './codec.ts';
+import { SQLITE_MIGRATIONS } from './migrations/sqlite.ts';
+import { alertFromRow, codecFor, deadLetterFromRow, machinePointFromRow, PART_COLUMNS, partFromRow, type DbRow } from './rows.ts';
+import {
+  accuracyFrom, encodeValues,
+  type AccuracyRow, type AlertRecord, type DeadLetterRecord, type FeedbackRecord, type MachinePoint, type PartView,
+  type Store, type StoreCounts, type WriteBatch, type WriteResult,
+} from './store.ts';
+
+export interface SqliteStoreOptions {
+  /** Database file, or ':memory:'. */
+  readonly file: string;
+  readonly codec?: FieldCodec;
+  readonly synchronous?: 'FULL' | 'NORMAL';
+}
+
+function storeError(e: unknown, what: string): LsError {
+  return e instanceof LsError ? e : new LsError('LS_ERR_STORE', `${what}: ${(e as Error).message}`, { cause: e });
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  private readonly db: Database.Database;
+  private readonly codec: FieldCodec;
+  private readonly st: Record<string, Database.Statement>;
+  private readonly tx: (b: WriteBatch) => WriteResult;
+  private closed = false;
+
+  constructor(opts: SqliteStoreOptions) {
+    this.codec = opts.codec ?? identityCodec;
+    try {
+      if (opts.file !== ':memory:') mkdirSync(path.dirname(path.resolve(opts.file)), { recursive: true });
+      this.db = new Database(opts.file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
+      this.db.pragma('busy_timeout = 5000');
+      this.migrate();
+    } catch (e) {
+      throw storeError(e, `cannot open ${opts.file}`);
+    }
+    const db = this.db;
+    this.st = {
+      reading: db.prepare(`INSERT INTO readings (msg_id, line, machine, ts, type, key_id, vals, model, version, probability, decision, latency_ms)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+      part: db.prepare(`INSERT INTO parts (part_id, msg_id, line, station, ts, model, version, label, probability, outputs, decision, reason, latency_ms, content_type, key_id, image)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+      decision: db.prepare('INSERT INTO decisions (ts, line, source, part_id, decision, reason) VALUES (?, ?, ?, ?, ?, ?)'),
+      alert: db.prepare(`INSERT INTO alerts (id, ts, line, source, severity, message, probability, contributions) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+      dead: db.prepare('INSERT INTO dead_letters (ts, topic, kind, reason, payload) VALUES (?, ?, ?, ?, ?)'),
+      feedback: db.prepare(`INSERT INTO feedback (part_id, true_label, by, ts) VALUES (?, ?, ?, ?)
+        ON CONFLICT (part_id) DO UPDATE SET true_label = excluded.true_label, by = excluded.by, ts = excluded.ts`),
+    };
+    const s = this.st;
+    const codec = this.codec;
+    this.tx = db.transaction((b: WriteBatch): WriteResult => {
+      let readings = 0;
+      let parts = 0;
+      for (const r of b.readings ?? []) {
+        readings += s.reading!.run(r.msg_id, r.line, r.machine, r.ts, r.type ?? null, codec.keyId, codec.encode(encodeValues(r.values)),
+          r.model ?? null, r.version ?? null, r.probability ?? null, r.decision ?? null, r.latency_ms ?? null).changes;
+      }
+      for (const p of b.parts ?? []) {
+        parts += s.part!.run(p.part_id, p.msg_id, p.line, p.station, p.ts, p.model, p.version, p.label, p.probability, JSON.stringify(p.outputs),
+          p.decision, p.reason, p.latency_ms, p.image?.content_type ?? null, p.image ? codec.keyId : null, p.image ? codec.encode(p.image.bytes) : null).changes;
+      }
+      for (const d of b.decisions ?? []) s.decision!.run(d.ts, d.line, d.source, d.part_id ?? null, d.decision, d.reason);
+      for (const a of b.alerts ?? []) s.alert!.run(a.id, a.ts, a.line, a.source, a.severity, a.message, a.probability ?? null, a.contributions ? JSON.stringify(a.contributions) : null);
+      for (const d of b.deadLetters ?? []) s.dead!.run(d.ts, d.topic, d.kind, d.reason, d.payload);
+      for (const f of b.feedback ?? []) s.feedback!.run(f.part_id, f.true_label, f.by, f.ts);
+      return { readings, parts };
+    });
+  }
+
+  private migrate(): void {
+    const current = Number(this.db.pragma('user_version', { simple: true }));
+    for (let v = current; v < SQLITE_MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(SQLITE_MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  private run<T>(what: string, fn: () => T): Promise<T> {
+    if (this.closed) return Promise.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the store is closed'));
+    try {
+      return Promise.resolve(fn());
+    } catch (e) {
+      return Promise.reject(storeError(e, what));
+    }
+  }
+
+  writeBatch(b: WriteBatch): Promise<WriteResult> {
+    return this.run('write', () => this.tx(b));
+  }
+
+  async addFeedback(f: FeedbackRecord): Promise<PartView> {
+    const part = await this.getPart(f.part_id);
+    if (!part) throw new LsError('LS_ERR_NOT_FOUND', `no part "${f.part_id}"`, { subject: f.part_id });
+    await this.writeBatch({ feedback: [f] });
+    return (await this.getPart(f.part_id))!;
+  }
+
+  getPart(partId: string): Promise<PartView | undefined> {
+    return this.run('read part', () => {
+      const r = this.db.prepare(`SELECT ${PART_COLUMNS} FROM parts p LEFT JOIN feedback f ON f.part_id = p.part_id WHERE p.part_id = ?`).get(partId) as DbRow | undefined;
+      return r ? partFromRow(r) : undefined;
+    });
+  }
+
+  getPartImage(partId: string): Promise<{ bytes: Uint8Array; content_type: string } | undefined> {
+    return this.run('read image', () => {
+      const r = this.db.prepare('SELECT image, content_type, key_id FROM parts WHERE part_id = ?').get(partId) as DbRow | undefined;
+      if (!r || r.image === null) return undefined;
+      return { bytes: codecFor(r.key_id, this.codec).decode(new Uint8Array(r.image as Uint8Array)), content_type: String(r.content_type) };
+    });
+  }
+
+  recentParts(opts: { limit: number; station?: string; line?: string }): Promise<PartView[]> {
+    return this.run('read parts', () => {
+      const rows = this.db
+        .prepare(`SELECT ${PART_COLUMNS} FROM parts p LEFT JOIN feedback f ON f.part_id = p.part_id
+          WHERE (? IS NULL OR p.station = ?) AND (? IS NULL OR p.line = ?) ORDER BY p.ts DESC, p.rowid DESC LIMIT ?`)
+        .all(opts.station ?? null, opts.station ?? null, opts.line ?? null, opts.line ?? null, opts.limit) as DbRow[];
+      return rows.map(partFromRow);
+    });
+  }
+
+  partOutcomes(opts: { since: number; station?: string; line?: string }): Promise<Array<{ ts: number; defect: boolean }>> {
+    return this.run('read outcomes', () =>
+      (this.db
+        .prepare(`SELECT ts, decision FROM parts WHERE ts >= ? AND (? IS NULL OR station = ?) AND (? IS NULL OR line = ?) ORDER BY ts`)
+        .all(opts.since, opts.station ?? null, opts.station ?? null, opts.line ?? null, opts.line ?? null) as DbRow[]).map((r) => ({ ts: Number(r.ts), defect: r.decision !== 'PASS' })),
+    );
+  }
+
+  listAlerts(opts: { state: 'open' | 'all'; limit?: number }): Promise<AlertRecord[]> {
+    return this.run('read alerts', () =>
+      (this.db
+        .prepare(`SELECT * FROM alerts WHERE (? = 'all' OR acknowledged_at IS NULL) ORDER BY ts DESC LIMIT ?`)
+        .all(opts.state, opts.limit ?? 500) as DbRow[]).map(alertFromRow),
+    );
+  }
+
+  ackAlert(id: string, by: string, ts: number): Promise<AlertRecord> {
+    return this.run('acknowledge alert', () => {
+      this.db.prepare('UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE id = ? AND acknowledged_at IS NULL').run(by, ts, id);
+      const row = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as DbRow | undefined;
+      if (!row) throw new LsError('LS_ERR_NOT_FOUND', `no alert "${id}"`, { subject: id });
+      return alertFromRow(row);
+    });
+  }
+
+  accuracy(): Promise<AccuracyRow[]> {
+    return this.run('read accuracy', () => {
+      const rows = this.db.prepare('SELECT p.model, p.version, p.label AS predicted, f.true_label AS truth FROM feedback f JOIN parts p ON p.part_id = f.part_id').all() as DbRow[];
+      return accuracyFrom(rows.map((r) => ({ model: String(r.model), version: Number(r.version), predicted: String(r.predicted), truth: String(r.truth) })));
+    });
+  }
+
+  machineHistory(machine: string, sinceMs: number, limit = 5000): Promise<MachinePoint[]> {
+    return this.run('read machine history', () => {
+      const rows = this.db.prepare('SELECT ts, probability, vals, key_id FROM readings WHERE machine = ? AND ts >= ? ORDER BY ts DESC LIMIT ?').all(machine, sinceMs, limit) as DbRow[];
+      return rows.reverse().map((r) => machinePointFromRow(r, codecFor(r.key_id, this.codec)));
+    });
+  }
+
+  deadLetters(limit: number): Promise<DeadLetterRecord[]> {
+    return this.run('read dead letters', () => (this.db.prepare('SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit) as DbRow[]).map(deadLetterFromRow));
+  }
+
+  counts(): Promise<StoreCounts> {
+    return this.run('count', () => {
+      const c = (sql: string): number => Number((this.db.prepare(sql).get() as DbRow).n);
+      return {
+        readings: c('SELECT COUNT(*) AS n FROM readings'),
+        distinct_readings: c('SELECT COUNT(DISTINCT msg_id) AS n FROM readings'),
+        parts: c('SELECT COUNT(*) AS n FROM parts'),
+        alerts: c('SELECT COUNT(*) AS n FROM alerts'),
+        dead_letters: c('SELECT COUNT(*) AS n FROM dead_letters'),
+        feedback: c('SELECT COUNT(*) AS n FROM feedback'),
+        decisions: c('SELECT COUNT(*) AS n FROM decisions'),
+      };
+    });
+  }
+
+  prune(opts: { olderThanMs?: number; maxReadings?: number }): Promise<{ deleted: number }> {
+    return this.run('prune', () =>
+      this.db.transaction(() => {
+        let deleted = 0;
+        if (opts.olderThanMs !== undefined) {
+          const t = opts.olderThanMs;
+          deleted += this.db.prepare('DELETE FROM readings WHERE ts < ?').run(t).changes;
+          deleted += this.db.prepare('DELETE FROM feedback WHERE part_id IN (SELECT part_id FROM parts WHERE ts < ?)').run(t).changes;
+          deleted += this.db.prepare('DELETE FROM parts WHERE ts < ?').run(t).changes;
+          deleted += this.db.prepare('DELETE FROM decisions WHERE ts < ?').run(t).changes;
+          deleted += this.db.prepare('DELETE FROM alerts WHERE ts < ? AND acknowledged_at IS NOT NULL').run(t).changes;
+          deleted += this.db.prepare('DELETE FROM dead_letters WHERE ts < ?').run(t).changes;
+        }
+        if (opts.maxReadings) {
+          deleted += this.db
+            .prepare('DELETE FROM readings WHERE rowid IN (SELECT rowid FROM readings ORDER BY ts DESC LIMIT -1 OFFSET ?)')
+            .run(opts.maxReadings).changes;
+        }
+        return { deleted };
+      })(),
+    );
+  }
+
+  reencryptAll(from: FieldCodec, to: FieldCodec): Promise<{ rows: number }> {
+    return this.run('re-encrypt', () =>
+      this.db.transaction(() => {
+        let rows = 0;
+        const upR = this.db.prepare('UPDATE readings SET vals = ?, key_id = ? WHERE msg_id = ?');
+        for (const r of this.db.prepare('SELECT msg_id, vals FROM readings WHERE key_id = ?').all(from.keyId) as DbRow[]) {
+          upR.run(to.encode(from.decode(new Uint8Array(r.vals as Uint8Array))), to.keyId, r.msg_id);
+          rows++;
+        }
+        const upP = this.db.prepare('UPDATE parts SET image = ?, key_id = ? WHERE part_id = ?');
+        for (const r of this.db.prepare('SELECT part_id, image FROM parts WHERE key_id = ? AND image IS NOT NULL').all(from.keyId) as DbRow[]) {
+          upP.run(to.encode(from.decode(new Uint8Array(r.image as Uint8Array))), to.keyId, r.part_id);
+          rows++;
+        }
+        return { rows };
+      })(),
+    );
+  }
+
+  async dispose(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
