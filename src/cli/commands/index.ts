@@ -3,5 +3,6 @@ import type { Command } from 'commander';
 import * as models from './models.ts';
 import * as predict from './predict.ts';
 import * as evaluate from './eval.ts';
+import * as train from './train.ts';
 
-export const commands: ReadonlyArray<{ register(program: Command): void }> = [models, predict, evaluate];
+export const commands: ReadonlyArray<{ register(program: Command): void }> = [models, predict, evaluate, train];
