@@ -1,0 +1,166 @@
+/**
+ * Machine health: the predictive-maintenance model's failure probability over time, one series
+ * per machine (uPlot), and a table of each machine's latest sensor values. The history comes from
+ * GET /v1/machines/:id/history once, then every `machine` event appends; the chart redraws at most
+ * once a second however fast readings arrive.
+ */
+import uPlot from 'uplot';
+import { getJson } from './api.ts';
+import { axis, ResponsiveChart, THEME } from './chart.ts';
+import { clock, decisionBadge, h, num, pct, replaceChildren, sensorName } from './dom.ts';
+import type { DecisionKind, MachineEvent, MachineHistory, MachineSummary } from './types.ts';
+
+interface Series {
+  ts: number[];
+  p: Array<number | null>;
+}
+
+interface Latest {
+  line?: string | undefined;
+  ts?: number | undefined;
+  values: Readonly<Record<string, number>>;
+  probability?: number | undefined;
+  decision?: DecisionKind | undefined;
+}
+
+/** Align per-machine time series on one x axis (seconds) for uPlot; gaps are null. Pure. */
+export function alignSeries(series: ReadonlyArray<{ ts: readonly number[]; p: ReadonlyArray<number | null> }>): uPlot.AlignedData {
+  const xs = new Set<number>();
+  for (const s of series) for (const t of s.ts) xs.add(t);
+  const x = [...xs].sort((a, b) => a - b);
+  const index = new Map(x.map((t, i) => [t, i] as const));
+  const ys = series.map((s) => {
+    const y: Array<number | null> = new Array<number | null>(x.length).fill(null);
+    s.ts.forEach((t, i) => {
+      const at = index.get(t);
+      if (at !== undefined) y[at] = s.p[i] ?? null;
+    });
+    return y;
+  });
+  return [x.map((t) => t / 1000), ...ys];
+}
+
+/** The machine health panel. */
+export class MachinesPanel {
+  private readonly series = new Map<string, Series>();
+  private readonly latest = new Map<string, Latest>();
+  private chart: ResponsiveChart | undefined;
+  private chartMachines: string[] = [];
+  private redraw: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly plotEl: HTMLElement,
+    private readonly tableEl: HTMLElement,
+    private readonly windowMinutes = 10,
+  ) {}
+
+  /** Load the snapshot: latest values from the summary, history per machine. */
+  async setSnapshot(machines: readonly MachineSummary[]): Promise<void> {
+    this.latest.clear();
+    for (const m of machines) {
+      this.latest.set(m.machine, { line: m.line, ts: m.ts ?? undefined, values: m.values, probability: m.probability ?? undefined, decision: m.decision ?? undefined });
+    }
+    const histories = await Promise.all(
+      machines.map((m) => getJson<MachineHistory>(`/v1/machines/${encodeURIComponent(m.machine)}/history?minutes=${this.windowMinutes}`).catch(() => ({ machine: m.machine, points: [] }))),
+    );
+    this.series.clear();
+    for (const hist of histories) {
+      const pts = hist.points.filter((p) => p.probability !== undefined && p.probability !== null);
+      this.series.set(hist.machine, { ts: pts.map((p) => p.ts), p: pts.map((p) => p.probability ?? null) });
+    }
+    this.renderTable();
+    this.draw();
+  }
+
+  onMachine(e: MachineEvent): void {
+    this.latest.set(e.machine, { line: e.line, ts: e.ts, values: e.values, probability: e.probability, decision: e.decision });
+    if (e.probability !== undefined) {
+      let s = this.series.get(e.machine);
+      if (!s) {
+        s = { ts: [], p: [] };
+        this.series.set(e.machine, s);
+      }
+      s.ts.push(e.ts);
+      s.p.push(e.probability);
+      // keep the time window bounded so an always-on wall screen does not grow without limit
+      const cutoff = e.ts - this.windowMinutes * 60_000;
+      let drop = 0;
+      while (drop < s.ts.length && (s.ts[drop] ?? 0) < cutoff) drop++;
+      if (drop > 0) {
+        s.ts.splice(0, drop);
+        s.p.splice(0, drop);
+      }
+    }
+    if (this.redraw === undefined) {
+      this.redraw = setTimeout(() => {
+        this.redraw = undefined;
+        this.renderTable();
+        this.draw();
+      }, 1000);
+    }
+  }
+
+  private draw(): void {
+    const names = [...this.series.keys()].sort();
+    const data = alignSeries(names.map((n) => this.series.get(n) ?? { ts: [], p: [] }));
+    this.plotEl.dataset.machines = String(names.length);
+    const sameMachines = names.length === this.chartMachines.length && names.every((n, i) => n === this.chartMachines[i]);
+    if (this.chart && sameMachines) {
+      this.chart.setData(data);
+      return;
+    }
+    this.chart?.destroy();
+    this.chartMachines = names;
+    this.chart = new ResponsiveChart(
+      this.plotEl,
+      {
+        cursor: { drag: { x: false, y: false } },
+        legend: { show: true, live: false },
+        scales: { x: { time: true }, y: { range: [0, 1] } },
+        axes: [axis(), axis({ values: (_u, ticks) => ticks.map((t) => pct(t, 0)), size: 48 })],
+        series: [{}, ...names.map((n, i) => ({ label: n, stroke: THEME.series[i % THEME.series.length], width: 2, spanGaps: true, points: { show: false } }))],
+      },
+      data,
+      220,
+    );
+  }
+
+  private renderTable(): void {
+    const names = [...this.latest.keys()].sort();
+    if (names.length === 0) {
+      replaceChildren(this.tableEl, h('p', { class: 'empty' }, 'No machine readings yet.'));
+      return;
+    }
+    const keys = [...new Set(names.flatMap((n) => Object.keys(this.latest.get(n)?.values ?? {})))].sort();
+    replaceChildren(
+      this.tableEl,
+      h(
+        'table',
+        { class: 'grid-table' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Machine'), h('th', {}, 'P(failure)'), h('th', {}, 'Decision'), ...keys.map((k) => h('th', {}, sensorName(k))), h('th', {}, 'At'))),
+        h(
+          'tbody',
+          {},
+          ...names.map((n) => {
+            const m = this.latest.get(n) ?? { values: {} };
+            const risky = (m.probability ?? 0) >= 0.5;
+            return h(
+              'tr',
+              { 'data-machine': n, class: risky ? 'row-risk' : undefined },
+              h('th', { scope: 'row' }, n),
+              h('td', { class: 'num' }, risky ? '▲ ' : '', pct(m.probability)),
+              h('td', {}, decisionBadge(m.decision)),
+              ...keys.map((k) => h('td', { class: 'num' }, num(m.values[k], 1))),
+              h('td', { class: 'muted' }, clock(m.ts)),
+            );
+          }),
+        ),
+      ),
+    );
+  }
+
+  dispose(): void {
+    clearTimeout(this.redraw);
+    this.chart?.destroy();
+  }
+}

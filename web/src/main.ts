@@ -1,0 +1,138 @@
+/**
+ * The LineSight dashboard: wires the panels to the live event stream. On every (re)connect the page
+ * loads a snapshot of the line (summary, recent parts, alerts, accuracy, control chart, machine
+ * history); from then on events keep it current. Only the metrics behind the models table are
+ * scraped periodically, because Prometheus metrics have no push channel.
+ */
+import { AccuracyPanel } from './accuracy.ts';
+import { AlertsPanel } from './alerts.ts';
+import { ApiError, getJson, initToken } from './api.ts';
+import { byId, clock, h, replaceChildren } from './dom.ts';
+import { LabellingPanel } from './labelling.ts';
+import { MachinesPanel } from './machines.ts';
+import { ModelsPanel } from './models.ts';
+import { OverviewPanel } from './overview.ts';
+import { PChartPanel } from './pchart.ts';
+import { connectEvents } from './sse.ts';
+import type { StreamState } from './sse.ts';
+import { StripPanel } from './strip.ts';
+import type { Alert, LineEvent, LineSummary, Part } from './types.ts';
+
+const OPERATOR_KEY = 'linesight.operator';
+
+const token = initToken();
+const statusEl = byId('conn');
+const messagesEl = byId('messages');
+const operatorEl = byId<HTMLInputElement>('operator');
+
+operatorEl.value = window.localStorage.getItem(OPERATOR_KEY) ?? '';
+operatorEl.addEventListener('change', () => window.localStorage.setItem(OPERATOR_KEY, operatorEl.value.trim()));
+const who = (): string | undefined => operatorEl.value.trim() || undefined;
+
+/** Show a message at the top of the page; the same text replaces its earlier copy. */
+function notify(text: string, kind: 'error' | 'info' = 'error'): void {
+  for (const el of messagesEl.querySelectorAll<HTMLElement>('.msg')) if (el.dataset.text === text) el.remove();
+  const close = h('button', { type: 'button', class: 'msg-close', 'aria-label': 'dismiss' }, '×');
+  const msg = h('div', { class: `msg msg-${kind}`, role: kind === 'error' ? 'alert' : 'status', 'data-text': text }, h('span', {}, text), close);
+  close.addEventListener('click', () => msg.remove());
+  messagesEl.append(msg);
+  if (kind === 'info') setTimeout(() => msg.remove(), 6000);
+}
+
+function explain(what: string, e: unknown): void {
+  if (e instanceof ApiError && e.status === 401) {
+    notify('Sign-in needed: open the dashboard with ?token=<your token> (the token stays in this browser tab only).');
+  } else if (e instanceof ApiError && e.status === 403) {
+    notify(`Your token may not read ${what}.`);
+  } else {
+    notify(`${what}: ${(e as Error).message}`);
+  }
+}
+
+const overview = new OverviewPanel(byId('stations'), byId('totals'));
+const labelling = new LabellingPanel(byId('qa-queue'), byId('qa-detail'), byId<HTMLInputElement>('qa-only-defects'), who, (m) => notify(m));
+const strip = new StripPanel(byId('strip'), 12, (id) => {
+  void labelling.select(id);
+  byId('qa').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+});
+const pchart = new PChartPanel(byId('pchart'), byId('pchart-rules'), byId<HTMLSelectElement>('pchart-station'), byId<HTMLSelectElement>('pchart-interval'));
+const machines = new MachinesPanel(byId('machines-chart'), byId('machines-table'));
+const alerts = new AlertsPanel(byId('alerts'), who, (n) => overview.setOpenAlerts(n), (m) => notify(m));
+const accuracy = new AccuracyPanel(byId('accuracy'));
+const models = new ModelsPanel(byId('models'));
+
+let snapshotSeq = 0;
+
+/** Load the whole state once (first connect and after every reconnect). */
+async function loadSnapshot(): Promise<void> {
+  const seq = ++snapshotSeq;
+  const [summary, parts, openAlerts] = await Promise.all([
+    getJson<LineSummary>('/v1/line/summary').catch((e: unknown) => (explain('the line summary', e), undefined)),
+    getJson<Part[]>('/v1/parts/recent?limit=40').catch((e: unknown) => (explain('recent parts', e), undefined)),
+    getJson<Alert[]>('/v1/alerts?state=open').catch((e: unknown) => (explain('alerts', e), undefined)),
+  ]);
+  if (seq !== snapshotSeq) return;
+  if (summary) {
+    overview.setSnapshot(summary.stations, summary.open_alerts);
+    pchart.setStations([...new Set(summary.stations.map((s) => s.station))].sort());
+    void machines.setSnapshot(summary.machines);
+  }
+  if (parts) {
+    strip.setSnapshot(parts);
+    labelling.setSnapshot(parts);
+  }
+  if (openAlerts) alerts.setSnapshot(openAlerts);
+  void pchart.refresh();
+  void accuracy.refresh();
+  void models.refreshStates();
+  document.body.dataset.snapshot = String(seq);
+}
+
+function onEvent(e: LineEvent): void {
+  switch (e.type) {
+    case 'inspection':
+      overview.onInspection(e);
+      strip.onInspection(e);
+      labelling.onInspection(e);
+      pchart.onInspection();
+      break;
+    case 'machine':
+      machines.onMachine(e);
+      break;
+    case 'alert':
+      alerts.onAlert(e);
+      break;
+    case 'feedback':
+      accuracy.onFeedback();
+      break;
+    case 'stats':
+      overview.onStats(e);
+      accuracy.onStats(e);
+      break;
+  }
+  document.body.dataset.lastEvent = String(e.ts);
+}
+
+const STATE_TEXT: Record<StreamState, string> = { connecting: 'connecting…', live: '● live', reconnecting: '○ reconnecting' };
+
+function onState(s: StreamState, attempt: number): void {
+  statusEl.dataset.state = s;
+  replaceChildren(statusEl, s === 'reconnecting' && attempt > 0 ? `${STATE_TEXT[s]} (try ${attempt})` : STATE_TEXT[s]);
+}
+
+connectEvents({
+  url: '/v1/events',
+  token,
+  onEvent,
+  onOpen: (reconnect) => {
+    if (reconnect) notify('Reconnected to the line; state reloaded.', 'info');
+    void loadSnapshot();
+  },
+  onState,
+});
+models.start();
+window.addEventListener('keydown', (ev) => labelling.onKey(ev));
+
+const clockEl = byId('clock');
+setInterval(() => replaceChildren(clockEl, clock(Date.now())), 1000);
+replaceChildren(clockEl, clock(Date.now()));

@@ -1,0 +1,189 @@
+/**
+ * Models: every served model version with its state, requests/s, p50/p99 latency per pipeline
+ * stage and batch sizes. States come from the repository index; rates, latencies and batch sizes
+ * are computed in the browser from the Prometheus metrics (GET /metrics, parsed by prom.ts) over
+ * the last ~30 s of scrapes, so the figures are current rather than averages since start-up.
+ * Metrics have no push channel, so this panel scrapes every few seconds — one small text answer,
+ * not the line state.
+ */
+import { getText, postJson } from './api.ts';
+import { h, ms, num, replaceChildren } from './dom.ts';
+import { counterRate, histogramDelta, histogramQuantile, histograms, labelKey, parsePrometheus } from './prom.ts';
+import type { Histogram, Sample } from './prom.ts';
+import type { ModelRow } from './types.ts';
+
+/** Pipeline stages with a latency histogram `linesight_<stage>_duration_seconds`. */
+export const STAGES = ['queue', 'preprocess', 'inference', 'postprocess', 'total'] as const;
+
+/** Figures of one model version over a window of scrapes. */
+export interface ModelFigures {
+  readonly model: string;
+  readonly version: string;
+  readonly requestsPerS: number;
+  /** p50 and p99 in ms per stage. */
+  readonly stages: Readonly<Record<(typeof STAGES)[number], { p50: number; p99: number }>>;
+  readonly batchMean: number;
+  readonly batchP99: number;
+  readonly queueDepth: number;
+}
+
+interface Scrape {
+  readonly at: number;
+  readonly samples: readonly Sample[];
+}
+
+function byKey(hs: readonly Histogram[]): Map<string, Histogram> {
+  return new Map(hs.map((x) => [labelKey(x.labels), x] as const));
+}
+
+/** Requests per model version, summed over endpoints and statuses. */
+function requestsBy(samples: readonly Sample[]): Map<string, { model: string; version: string; value: number }> {
+  const out = new Map<string, { model: string; version: string; value: number }>();
+  for (const s of samples) {
+    if (s.name !== 'linesight_inference_requests_total') continue;
+    const model = s.labels.model ?? '';
+    const version = s.labels.version ?? '';
+    const k = labelKey({ model, version });
+    const prev = out.get(k);
+    out.set(k, { model, version, value: (prev?.value ?? 0) + s.value });
+  }
+  return out;
+}
+
+/**
+ * Model figures from two scrapes (older may be undefined: then since start-up). Pure.
+ * Requests/s counts every endpoint and status; latencies and batch sizes are the window's quantiles.
+ */
+export function modelFigures(now: Scrape, before: Scrape | undefined): ModelFigures[] {
+  const seconds = before ? (now.at - before.at) / 1000 : NaN;
+  const keys = new Map<string, { model: string; version: string }>();
+  const stageNow = STAGES.map((s) => byKey(histograms(now.samples, `linesight_${s}_duration_seconds`)));
+  const stageBefore = STAGES.map((s) => (before ? byKey(histograms(before.samples, `linesight_${s}_duration_seconds`)) : new Map<string, Histogram>()));
+  const batchNow = byKey(histograms(now.samples, 'linesight_batch_size'));
+  const batchBefore = before ? byKey(histograms(before.samples, 'linesight_batch_size')) : new Map<string, Histogram>();
+  const reqNow = requestsBy(now.samples);
+  const reqBefore = before ? requestsBy(before.samples) : new Map<string, { model: string; version: string; value: number }>();
+  const depth = new Map<string, number>();
+  for (const s of now.samples) if (s.name === 'linesight_queue_depth') depth.set(labelKey({ model: s.labels.model ?? '', version: s.labels.version ?? '' }), s.value);
+  for (const m of [...stageNow, batchNow]) for (const x of m.values()) keys.set(labelKey(x.labels), { model: x.labels.model ?? '', version: x.labels.version ?? '' });
+  for (const [k, r] of reqNow) if (!keys.has(k)) keys.set(k, { model: r.model, version: r.version });
+  const out: ModelFigures[] = [];
+  for (const [k, id] of keys) {
+    if (!id.model) continue;
+    const stages = {} as Record<(typeof STAGES)[number], { p50: number; p99: number }>;
+    STAGES.forEach((s, i) => {
+      const cur = stageNow[i]?.get(k);
+      const d = cur ? histogramDelta(cur, stageBefore[i]?.get(k)) : undefined;
+      stages[s] = d ? { p50: histogramQuantile(0.5, d.buckets) * 1000, p99: histogramQuantile(0.99, d.buckets) * 1000 } : { p50: NaN, p99: NaN };
+    });
+    const b = batchNow.get(k);
+    const bd = b ? histogramDelta(b, batchBefore.get(k)) : undefined;
+    const totalReq = reqNow.get(k)?.value;
+    out.push({
+      model: id.model,
+      version: id.version,
+      requestsPerS: totalReq === undefined ? NaN : counterRate(totalReq, reqBefore.get(k)?.value ?? (before ? 0 : undefined), seconds),
+      stages,
+      batchMean: bd && bd.count > 0 ? bd.sum / bd.count : NaN,
+      batchP99: bd ? histogramQuantile(0.99, bd.buckets) : NaN,
+      queueDepth: depth.get(k) ?? NaN,
+    });
+  }
+  return out.sort((a, b) => a.model.localeCompare(b.model) || Number(a.version) - Number(b.version));
+}
+
+/** The models table (states + live serving figures). */
+export class ModelsPanel {
+  private readonly scrapes: Scrape[] = [];
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private states: ModelRow[] = [];
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly everyMs = 5000,
+    private readonly windowMs = 30_000,
+  ) {}
+
+  /** Start scraping; the first figures appear after the second scrape. */
+  start(): void {
+    void this.refreshStates();
+    void this.scrape();
+    this.timer = setInterval(() => void this.scrape(), this.everyMs);
+  }
+
+  /** Model states from the repository index (Open Inference Protocol repository extension). */
+  async refreshStates(): Promise<void> {
+    try {
+      const rows = await postJson<Array<{ name: string; version?: string | number; state?: string; reason?: string }>>('/v2/repository/index', {});
+      this.states = (rows ?? []).map((r) => ({ name: r.name, version: Number(r.version ?? 0), state: r.state ?? 'UNKNOWN', ...(r.reason ? { reason: r.reason } : {}) }));
+    } catch {
+      // a viewer token may not read the index; the table still shows what the metrics know
+      this.states = [];
+    }
+    this.renderLast();
+  }
+
+  private async scrape(): Promise<void> {
+    try {
+      const text = await getText('/metrics');
+      const at = Date.now();
+      this.scrapes.push({ at, samples: parsePrometheus(text) });
+      while (this.scrapes.length > 2 && at - (this.scrapes[1]?.at ?? at) >= this.windowMs) this.scrapes.shift();
+      this.renderLast();
+    } catch (e) {
+      this.root.dataset.error = (e as Error).message;
+    }
+  }
+
+  private renderLast(): void {
+    const now = this.scrapes[this.scrapes.length - 1];
+    const figures = now ? modelFigures(now, this.scrapes.length > 1 ? this.scrapes[0] : undefined) : [];
+    this.render(figures);
+  }
+
+  private render(figures: readonly ModelFigures[]): void {
+    const rows = new Map<string, { name: string; version: string; state: string; reason?: string | undefined; f?: ModelFigures | undefined }>();
+    for (const s of this.states) rows.set(`${s.name}:${s.version}`, { name: s.name, version: String(s.version), state: s.state, reason: s.reason });
+    for (const f of figures) {
+      const k = `${f.model}:${f.version}`;
+      rows.set(k, { name: f.model, version: f.version, state: rows.get(k)?.state ?? 'SERVING', reason: rows.get(k)?.reason, f });
+    }
+    this.root.dataset.models = String(rows.size);
+    if (rows.size === 0) {
+      replaceChildren(this.root, h('p', { class: 'empty' }, 'No model has served a request yet.'));
+      return;
+    }
+    const stageHead = STAGES.map((s) => h('th', { class: 'num', title: `${s}: p50 / p99` }, s));
+    replaceChildren(
+      this.root,
+      h(
+        'table',
+        { class: 'grid-table models' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Model'), h('th', {}, 'Ver'), h('th', {}, 'State'), h('th', { class: 'num' }, 'req/s'), ...stageHead, h('th', { class: 'num', title: 'mean / p99 samples per batch' }, 'batch'))),
+        h(
+          'tbody',
+          {},
+          ...[...rows.values()]
+            .sort((a, b) => a.name.localeCompare(b.name) || Number(a.version) - Number(b.version))
+            .map((r) =>
+              h(
+                'tr',
+                { 'data-model': r.name, 'data-version': r.version },
+                h('th', { scope: 'row' }, r.name),
+                h('td', {}, r.version),
+                h('td', { title: r.reason ?? '' }, h('span', { class: `state state-${r.state.toLowerCase()}` }, r.state)),
+                h('td', { class: 'num', 'data-rps': r.f ? String(r.f.requestsPerS) : '' }, num(r.f?.requestsPerS, 1)),
+                ...STAGES.map((s) => h('td', { class: 'num' }, r.f ? `${ms(r.f.stages[s].p50)} / ${ms(r.f.stages[s].p99)}` : '–')),
+                h('td', { class: 'num' }, r.f ? `${num(r.f.batchMean, 1)} / ${num(r.f.batchP99, 0)}` : '–'),
+              ),
+            ),
+        ),
+      ),
+      h('p', { class: 'muted small' }, 'Latency p50 / p99 per stage and batch size mean / p99 over the last 30 s, from /metrics.'),
+    );
+  }
+
+  dispose(): void {
+    clearInterval(this.timer);
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Shapes of the line API answers the dashboard reads (contract 5, src/line/http/). Live event types
+ * come straight from src/line/events.ts so the page and the server cannot drift apart.
+ */
+import type { DecisionKind } from '../../src/pipeline/decide.ts';
+
+export type { DecisionKind };
+export type { LineEvent, InspectionEvent, MachineEvent, AlertEvent, FeedbackEvent, StatsEvent } from '../../src/line/events.ts';
+
+/** One camera station in GET /v1/line/summary. */
+export interface StationSummary {
+  readonly line: string;
+  readonly station: string;
+  readonly parts_per_s: number;
+  readonly defect_rate: number;
+  readonly total: number;
+  readonly last_decision?: DecisionKind | null;
+}
+
+/** One machine in GET /v1/line/summary. */
+export interface MachineSummary {
+  readonly line?: string;
+  readonly machine: string;
+  readonly ts?: number | null;
+  readonly values: Readonly<Record<string, number>>;
+  readonly probability?: number | null;
+  readonly decision?: DecisionKind | null;
+}
+
+/** GET /v1/line/summary. */
+export interface LineSummary {
+  readonly stations: readonly StationSummary[];
+  readonly machines: readonly MachineSummary[];
+  readonly open_alerts: number;
+}
+
+/** QA feedback attached to a part. */
+export interface PartFeedback {
+  readonly true_label: string;
+  readonly by?: string | null;
+  readonly ts?: number | null;
+}
+
+/** One inspected part (GET /v1/parts/recent, GET /v1/parts/:id). */
+export interface Part {
+  readonly part_id: string;
+  readonly ts: number;
+  readonly line?: string;
+  readonly station: string;
+  readonly model: string;
+  readonly version: number;
+  readonly label: string;
+  readonly probability: number;
+  readonly decision: DecisionKind;
+  readonly reason?: string;
+  readonly has_image?: boolean;
+  readonly feedback?: PartFeedback | null;
+}
+
+/** One alert (GET /v1/alerts). */
+export interface Alert {
+  readonly id: string;
+  readonly ts: number;
+  readonly line?: string;
+  readonly source: string;
+  readonly severity: 'info' | 'warning' | 'critical';
+  readonly message: string;
+  readonly probability?: number | null;
+  readonly contributions?: ReadonlyArray<{ feature: string; value: number; contribution: number }> | null;
+  readonly acknowledged_by?: string | null;
+  readonly acknowledged_at?: number | null;
+}
+
+/** Live accuracy of one model version against QA feedback (GET /v1/accuracy). */
+export interface Accuracy {
+  readonly model: string;
+  readonly version: number;
+  readonly labelled: number;
+  readonly correct: number;
+  readonly accuracy: number;
+  readonly labels: readonly string[];
+  /** confusion[true][predicted], indices into `labels`. */
+  readonly confusion: ReadonlyArray<ReadonlyArray<number>>;
+}
+
+/** One interval of the p-chart (GET /v1/spc/p-chart; src/line/spc.ts PChartPoint). */
+export interface PChartPoint {
+  /** Interval start, epoch ms. */
+  readonly start: number;
+  readonly n: number;
+  readonly defects: number;
+  /** Defect proportion; null when no part was inspected in the interval. */
+  readonly p: number | null;
+  /** Centre line p̄. */
+  readonly cl: number;
+  readonly ucl: number | null;
+  readonly lcl: number | null;
+  /** Distance from the centre line in sigmas. */
+  readonly z?: number | null;
+  /** Western Electric rules (1-4) this point breaks. */
+  readonly violations: readonly number[];
+}
+
+/** GET /v1/spc/p-chart. */
+export interface PChart {
+  readonly station?: string | null;
+  readonly interval_s?: number;
+  readonly cl: number;
+  readonly total_n?: number;
+  readonly total_defects?: number;
+  readonly points: readonly PChartPoint[];
+}
+
+/** One reading in a machine history. */
+export interface MachineHistoryPoint {
+  readonly ts: number;
+  readonly probability?: number | null;
+  readonly values: Readonly<Record<string, number>>;
+}
+
+/** GET /v1/machines/:id/history. */
+export interface MachineHistory {
+  readonly machine: string;
+  readonly points: readonly MachineHistoryPoint[];
+}
+
+/** A model version the server knows (from the repository index). */
+export interface ModelRow {
+  readonly name: string;
+  readonly version: number;
+  readonly state: string;
+  readonly reason?: string;
+}
