@@ -1,0 +1,231 @@
+/**
+ * The tamper-evident audit log (contract 8): append-only JSON lines, each entry carrying the
+ * SHA-256 of (previous entry's hash + this entry in canonical JSON). Editing, removing or
+ * reordering any entry breaks the chain from that entry on, and `verify()` names the first bad one.
+ * A small head file (`<log>.head`) records the last sequence number and hash, so cutting entries
+ * off the end is detected too. Appends are serialised and fsynced before they resolve.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { LsError } from '../core/errors.ts';
+import { systemClock, type Clock } from '../core/clock.ts';
+import type { Disposable } from '../core/dispose.ts';
+import { canonicalJson } from './canonical-json.ts';
+
+/** Hash the first entry chains to. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** What callers append (contract 8). */
+export interface AuditInput {
+  actor: string;
+  action: string;
+  target: string;
+  details?: unknown;
+}
+
+/** One stored entry. */
+export interface AuditEntry {
+  seq: number;
+  ts: string;
+  actor: string;
+  action: string;
+  target: string;
+  details?: unknown;
+  prev: string;
+  hash: string;
+}
+
+const inputSchema = z.strictObject({
+  actor: z.string().min(1).max(200),
+  action: z.string().min(1).max(100),
+  target: z.string().max(500),
+  details: z.unknown().optional(),
+});
+
+const entrySchema = z.strictObject({
+  seq: z.number().int().positive(),
+  ts: z.string(),
+  actor: z.string(),
+  action: z.string(),
+  target: z.string(),
+  details: z.unknown().optional(),
+  prev: z.string().regex(/^[a-f0-9]{64}$/),
+  hash: z.string().regex(/^[a-f0-9]{64}$/),
+});
+
+/** Result of checking a log: ok with the entry count, or the first bad entry (1-based line and seq) and why. */
+export type AuditVerifyResult =
+  | { ok: true; entries: number; head: string }
+  | { ok: false; entries: number; line: number; seq?: number; reason: string };
+
+/** The chain hash of an entry (everything but `hash` itself). */
+export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
+  const { prev, ...body } = e;
+  return createHash('sha256').update(prev).update(canonicalJson(body)).digest('hex');
+}
+
+/** Filters for listing entries (GET /v1/audit). */
+export interface AuditQuery {
+  limit?: number;
+  actor?: string;
+  action?: string;
+  /** Only entries with seq greater than this. */
+  after?: number;
+}
+
+export class AuditLog implements Disposable {
+  private tail: Promise<unknown> = Promise.resolve();
+  private seq = 0;
+  private last = GENESIS_HASH;
+  private closed = false;
+
+  private constructor(
+    readonly file: string,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Open a log for appending; the existing chain is verified first so new entries never extend a broken chain. */
+  static async open(file: string, opts: { clock?: Clock; allowBroken?: boolean } = {}): Promise<AuditLog> {
+    await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+    const log = new AuditLog(file, opts.clock ?? systemClock);
+    const r = await verifyAuditLog(file);
+    if (!r.ok && !opts.allowBroken) {
+      throw new LsError('LS_ERR_AUDIT_TAMPERED', `entry at line ${r.line}${r.seq ? ` (seq ${r.seq})` : ''}: ${r.reason}`, { subject: file });
+    }
+    const entries = await readEntries(file);
+    const lastEntry = entries.at(-1)?.entry;
+    if (lastEntry) {
+      log.seq = lastEntry.seq;
+      log.last = lastEntry.hash;
+    }
+    return log;
+  }
+
+  /** Append one entry; resolves after it is on disk. */
+  append(input: AuditInput): Promise<AuditEntry> {
+    const run = async (): Promise<AuditEntry> => {
+      if (this.closed) throw new LsError('LS_ERR_SHUTTING_DOWN', 'audit log is closed', { subject: this.file });
+      const i = inputSchema.parse(input);
+      const body: Omit<AuditEntry, 'hash'> = {
+        seq: this.seq + 1,
+        ts: new Date(this.clock.now()).toISOString(),
+        actor: i.actor,
+        action: i.action,
+        target: i.target,
+        ...(i.details !== undefined ? { details: JSON.parse(JSON.stringify(i.details)) as unknown } : {}),
+        prev: this.last,
+      };
+      const entry: AuditEntry = { ...body, hash: entryHash(body) };
+      const fh = await fs.open(this.file, 'a', 0o600);
+      try {
+        await fh.write(`${canonicalJson(entry)}\n`);
+        await fh.datasync();
+      } finally {
+        await fh.close();
+      }
+      const tmp = `${headFile(this.file)}.tmp`;
+      await fs.writeFile(tmp, `${JSON.stringify({ seq: entry.seq, hash: entry.hash })}\n`, { mode: 0o600 });
+      await fs.rename(tmp, headFile(this.file));
+      this.seq = entry.seq;
+      this.last = entry.hash;
+      return entry;
+    };
+    const p = this.tail.then(run, run);
+    this.tail = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Newest entries first, filtered. */
+  async list(q: AuditQuery = {}): Promise<AuditEntry[]> {
+    await this.tail;
+    const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
+    const out: AuditEntry[] = [];
+    const entries = await readEntries(this.file);
+    for (let i = entries.length - 1; i >= 0 && out.length < limit; i--) {
+      const e = entries[i]!.entry;
+      if (!e) continue;
+      if (q.after !== undefined && e.seq <= q.after) break;
+      if (q.actor && e.actor !== q.actor) continue;
+      if (q.action && e.action !== q.action) continue;
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** Verify the whole file. */
+  async verify(): Promise<AuditVerifyResult> {
+    await this.tail;
+    return verifyAuditLog(this.file);
+  }
+
+  /** Wait for pending appends, then refuse new ones. */
+  async dispose(): Promise<void> {
+    await this.tail;
+    this.closed = true;
+  }
+}
+
+function headFile(file: string): string {
+  return `${file}.head`;
+}
+
+async function readEntries(file: string): Promise<Array<{ line: number; raw: string; entry?: AuditEntry; error?: string }>> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new LsError('LS_ERR_FILE_READ', (e as Error).message, { subject: file });
+  }
+  const lines = text.split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return lines.map((raw, i) => {
+    let json: unknown;
+    try {
+      json = JSON.parse(raw);
+    } catch {
+      return { line: i + 1, raw, error: 'not valid JSON' };
+    }
+    const p = entrySchema.safeParse(json);
+    return p.success ? { line: i + 1, raw, entry: p.data as AuditEntry } : { line: i + 1, raw, error: 'not an audit entry' };
+  });
+}
+
+/** Check every entry's hash, its link to the previous one, the sequence, and the head file. */
+export async function verifyAuditLog(file: string): Promise<AuditVerifyResult> {
+  const entries = await readEntries(file);
+  let prev = GENESIS_HASH;
+  let expectSeq = 1;
+  for (const r of entries) {
+    const bad = (reason: string): AuditVerifyResult => ({ ok: false, entries: entries.length, line: r.line, ...(r.entry ? { seq: r.entry.seq } : {}), reason });
+    if (!r.entry) return bad(r.error ?? 'unreadable');
+    const e = r.entry;
+    const { hash, ...body } = e;
+    if (entryHash(body) !== hash) return bad('content does not match its hash (entry edited)');
+    if (e.prev !== prev) return bad('does not chain to the previous entry (an entry before it was removed, edited or reordered)');
+    if (e.seq !== expectSeq) return bad(`sequence ${e.seq} where ${expectSeq} was expected (entries removed or reordered)`);
+    prev = hash;
+    expectSeq += 1;
+  }
+  let head: { seq: number; hash: string } | undefined;
+  try {
+    head = z.object({ seq: z.number(), hash: z.string() }).parse(JSON.parse(await fs.readFile(headFile(file), 'utf8')));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+      return { ok: false, entries: entries.length, line: entries.length + 1, reason: 'head file is unreadable' };
+    }
+  }
+  const lastSeq = expectSeq - 1;
+  // A crash between writing the entry and the head leaves the head exactly one entry behind: that is not tampering.
+  const headLagsByOne = head !== undefined && head.seq === lastSeq - 1 && entries.at(-1)?.entry?.prev === head.hash;
+  if (head && !headLagsByOne && (head.seq !== lastSeq || head.hash !== prev)) {
+    return {
+      ok: false, entries: entries.length, line: Math.min(head.seq, entries.length + 1), seq: Math.min(head.seq, expectSeq),
+      reason: `the log ends at seq ${lastSeq} but the head records seq ${head.seq}: entries were removed from the end`,
+    };
+  }
+  if (!head && entries.length > 0) return { ok: false, entries: entries.length, line: entries.length + 1, reason: 'head file is missing' };
+  return { ok: true, entries: entries.length, head: prev };
+}

@@ -1,0 +1,115 @@
+/**
+ * One call that builds LineSight's security for the server/start composition:
+ * `const sec = await setupSecurity({...}); startServer({ ..., plugins: [sec.plugin], tls: sec.tls })`,
+ * the store gets `sec.codec`, the embedded broker gets `sec.mqttAuth` (and `sec.tls`), model loading
+ * calls `sec.modelGuard.check(resolved)`, and every mutating action goes to `sec.audit.append`.
+ */
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../core/log.ts';
+import { identityCodec, type FieldCodec } from '../store/codec.ts';
+import { AuditLog } from './audit.ts';
+import { authPlugin } from './auth-plugin.ts';
+import { bootstrapAuth, type BootstrapResult } from './bootstrap.ts';
+import { loadDataKeys } from './crypto.ts';
+import type { FailureLimiterOptions } from './failure-limiter.ts';
+import { JwtVerifier, type JwtOptions } from './jwt.ts';
+import { MqttAuth } from './mqtt-auth.ts';
+import { securityRoutes } from './routes.ts';
+import { createModelGuard, loadTrustedKeys, type ModelGuard } from './signing.ts';
+import { tlsFromFlags, type TlsMaterial } from './tls.ts';
+import { TokenStore } from './tokens.ts';
+
+/** Everything security needs from the command line / configuration. */
+export interface SecurityOptions {
+  /** Folder for tokens.json, audit.log, admin-token, mqtt-users.json (default ./data). */
+  dataDir?: string;
+  insecureNoAuth?: boolean;
+  tokensFile?: string;
+  auditFile?: string;
+  /** AES-256-GCM data key file; else LINESIGHT_DATA_KEY; else stored blobs stay plain. */
+  dataKeyFile?: string;
+  mqttUsersFile?: string;
+  oidc?: JwtOptions;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  requireSignedModels?: boolean;
+  /** Public key PEM files trusted for model signatures. */
+  trustedKeys?: string[];
+  /** Model repository: enables the upload route. */
+  repoDir?: string;
+  /** Registry for security metrics (the server's metrics.registry). */
+  registry?: Registry;
+  limiter?: FailureLimiterOptions;
+  log: Logger;
+  clock?: Clock;
+  /** Where first-start and insecure-mode notices are printed for the operator (e.g. stdout). */
+  print?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** What the composition wires in. */
+export interface Security {
+  /** Register on the app: auth hooks for every route + /v1/audit, /v1/tokens, model upload. */
+  plugin: FastifyPluginAsync;
+  audit: AuditLog;
+  /** Codec for the store (identity when no data key is configured). */
+  codec: FieldCodec;
+  /** True when `codec` encrypts. */
+  encrypted: boolean;
+  tls?: TlsMaterial;
+  mqttAuth: MqttAuth;
+  /** Credentials the server's own MQTT clients (line runtime, simulator) use on the embedded broker. */
+  mqttInternal: { username: string; password: string };
+  modelGuard: ModelGuard;
+  tokens?: TokenStore;
+  bootstrap: BootstrapResult;
+  dispose(): Promise<void>;
+}
+
+/** Build security from options: files are read and checked now, so a bad file stops the start with one clear error. */
+export async function setupSecurity(o: SecurityOptions): Promise<Security> {
+  const dataDir = path.resolve(o.dataDir ?? './data');
+  const tokens = o.insecureNoAuth ? undefined : await TokenStore.open(o.tokensFile ?? path.join(dataDir, 'tokens.json'), { ...(o.clock ? { clock: o.clock } : {}) });
+  const jwt = o.oidc && !o.insecureNoAuth ? await JwtVerifier.create(o.oidc) : undefined;
+  const audit = await AuditLog.open(o.auditFile ?? path.join(dataDir, 'audit.log'), { ...(o.clock ? { clock: o.clock } : {}) });
+  const ring = await loadDataKeys({ ...(o.dataKeyFile ? { keyFile: o.dataKeyFile } : {}), ...(o.env ? { env: o.env } : {}) });
+  const tls = await tlsFromFlags(o);
+  const mqttAuth = await MqttAuth.fromFile(o.mqttUsersFile ?? path.join(dataDir, 'mqtt-users.json'));
+  const mqttInternal = { username: `linesight-internal-${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('base64url') };
+  await mqttAuth.addUser(mqttInternal.username, mqttInternal.password, { publish: ['#'], subscribe: ['#'] });
+  const modelGuard = createModelGuard({ requireSigned: o.requireSignedModels ?? false, trusted: await loadTrustedKeys(o.trustedKeys ?? []) });
+  const bootstrap = await bootstrapAuth({ ...(tokens ? { tokens } : {}), dataDir, insecureNoAuth: o.insecureNoAuth ?? false, log: o.log, ...(o.print ? { print: o.print } : {}) });
+  if (!ring) o.log.warn({ security: 'no_data_key' }, 'no data key (--data-key-file or LINESIGHT_DATA_KEY): images and readings are stored unencrypted');
+
+  const plugin: FastifyPluginAsync = async (app) => {
+    await app.register(authPlugin, {
+      ...(tokens ? { tokens } : {}),
+      ...(jwt ? { jwt } : {}),
+      insecureNoAuth: o.insecureNoAuth ?? false,
+      ...(o.limiter ? { limiter: o.limiter } : {}),
+      ...(o.registry ? { registry: o.registry } : {}),
+      log: o.log,
+    });
+    await app.register(securityRoutes, { audit, ...(tokens ? { tokens } : {}), ...(o.repoDir ? { repoDir: o.repoDir } : {}) });
+  };
+  // hooks of the auth plugin must reach the routes of the whole app, not only this child
+  (plugin as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')] = true;
+
+  return {
+    plugin, audit, codec: ring ?? identityCodec, encrypted: Boolean(ring), ...(tls ? { tls } : {}), mqttAuth, mqttInternal, modelGuard,
+    ...(tokens ? { tokens } : {}), bootstrap,
+    dispose: () => audit.dispose(),
+  };
+}
+
+export { authPlugin } from './auth-plugin.ts';
+export { AuditLog, verifyAuditLog } from './audit.ts';
+export { AesGcmCodec, KeyRing } from './crypto.ts';
+export { MqttAuth, aedesHandlers } from './mqtt-auth.ts';
+export { TokenStore } from './tokens.ts';
+export type { Principal, Role } from './roles.ts';

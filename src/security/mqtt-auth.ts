@@ -1,0 +1,158 @@
+/**
+ * MQTT authentication and ACLs for the embedded broker (contract 7): users from a file with
+ * scrypt-hashed passwords (or a client certificate whose CN names the user, with mutual TLS),
+ * each allowed to publish and subscribe under listed topic prefixes only. The broker calls
+ * authenticate / authorizePublish / authorizeSubscribe; `aedesHandlers` adapts them to aedes.
+ */
+import type { TLSSocket } from 'node:tls';
+import { z } from 'zod';
+import { LsError } from '../core/errors.ts';
+import { formatZodIssues } from '../core/validate.ts';
+import { hashPassword, verifyPassword } from './passwords.ts';
+import { readSecretFile, writeSecretFile } from './secret-file.ts';
+
+const prefix = z.string().min(1).max(256).refine((p) => p === '#' || !/[+#]/.test(p), 'a prefix has no wildcards ("#" alone allows everything)');
+const userSchema = z.strictObject({
+  username: z.string().regex(/^[A-Za-z0-9._@-]{1,128}$/),
+  /** scrypt hash (see passwords.ts); absent for certificate-only users. */
+  password_hash: z.string().optional(),
+  /** Accept a client certificate whose CN equals the username (mutual TLS). */
+  allow_cert: z.boolean().default(false),
+  publish: z.array(prefix).default([]),
+  subscribe: z.array(prefix).default([]),
+});
+const usersFile = z.strictObject({ version: z.literal(1), users: z.array(userSchema) });
+/** One MQTT user with its ACL. */
+export type MqttUser = z.infer<typeof userSchema>;
+
+/** The minimal view of an MQTT client the hooks need (aedes' Client fits). */
+export interface MqttClientLike {
+  readonly id: string;
+  readonly conn?: unknown;
+}
+
+/** True when `topic` equals the prefix or lies below it (`a/b` covers `a/b` and `a/b/c`, not `a/bc`). */
+export function underPrefix(topic: string, p: string): boolean {
+  if (p === '#') return true;
+  const base = p.endsWith('/') ? p.slice(0, -1) : p;
+  return topic === base || topic.startsWith(`${base}/`);
+}
+
+/** A subscription filter is allowed when its fixed part lies under a prefix: wildcards may only follow the prefix. */
+export function filterUnderPrefix(filter: string, p: string): boolean {
+  if (p === '#') return true;
+  return underPrefix(filter, p);
+}
+
+/** The broker's auth hooks over a set of users. */
+export class MqttAuth {
+  private readonly users = new Map<string, MqttUser>();
+  private readonly sessions = new WeakMap<object, MqttUser>();
+
+  constructor(users: readonly MqttUser[] = []) {
+    for (const u of users) this.users.set(u.username, u);
+  }
+
+  /** Load users from a JSON file (`linesight mqtt-users` writes it); a missing file means no file users. */
+  static async fromFile(file: string): Promise<MqttAuth> {
+    return new MqttAuth(await readUsersFile(file));
+  }
+
+  /** Add a user held only in memory (the server's own line runtime and simulator). */
+  async addUser(username: string, password: string, acl: { publish: string[]; subscribe: string[] }): Promise<void> {
+    this.users.set(username, userSchema.parse({ username, password_hash: await hashPassword(password), ...acl }));
+  }
+
+  async authenticate(client: MqttClientLike, username: string | undefined, password: Uint8Array | string | undefined): Promise<boolean> {
+    let user: MqttUser | undefined;
+    if (username !== undefined && password !== undefined) {
+      const u = this.users.get(username);
+      const pw = typeof password === 'string' ? password : Buffer.from(password).toString('utf8');
+      if (u?.password_hash && (await verifyPassword(pw, u.password_hash))) user = u;
+    } else {
+      const cn = certificateCn(client.conn);
+      const u = cn === undefined ? undefined : this.users.get(cn);
+      if (u?.allow_cert && (username === undefined || username === cn)) user = u;
+    }
+    if (!user) return false;
+    this.sessions.set(client, user);
+    return true;
+  }
+
+  authorizePublish(client: MqttClientLike | null, topic: string): boolean {
+    // aedes publishes its own $SYS and will messages with a null client: those are the broker's own
+    if (client === null) return true;
+    const u = this.sessions.get(client);
+    return Boolean(u && !topic.startsWith('$') && u.publish.some((p) => underPrefix(topic, p)));
+  }
+
+  authorizeSubscribe(client: MqttClientLike, filter: string): boolean {
+    const u = this.sessions.get(client);
+    return Boolean(u && !filter.startsWith('$') && u.subscribe.some((p) => filterUnderPrefix(filter, p)));
+  }
+}
+
+/** The username a verified client certificate carries (its subject CN), if the connection is mutual TLS. */
+function certificateCn(conn: unknown): string | undefined {
+  const s = conn as Partial<TLSSocket> | undefined;
+  if (!s || typeof s.getPeerCertificate !== 'function' || !s.authorized) return undefined;
+  const cn = s.getPeerCertificate().subject?.CN;
+  return typeof cn === 'string' ? cn : Array.isArray(cn) ? cn[0] : undefined;
+}
+
+/** The aedes option callbacks for an MqttAuth (aedes 1.x callback style). */
+export function aedesHandlers(auth: MqttAuth) {
+  return {
+    authenticate(client: MqttClientLike, username: string | undefined, password: Buffer | undefined, done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
+      auth.authenticate(client, username, password).then(
+        (ok) => done(ok ? null : Object.assign(new Error('bad username or password'), { returnCode: 4 }), ok),
+        (e: Error) => done(Object.assign(e, { returnCode: 3 }), false),
+      );
+    },
+    authorizePublish(client: MqttClientLike | null, packet: { topic: string }, cb: (err?: Error | null) => void): void {
+      cb(auth.authorizePublish(client, packet.topic) ? null : new Error(`publish to ${packet.topic} not allowed`));
+    },
+    authorizeSubscribe(client: MqttClientLike, sub: { topic: string; qos: number }, cb: (err: Error | null, sub?: { topic: string; qos: number } | null) => void): void {
+      // a null subscription makes aedes answer SUBACK 0x80 (refused) instead of dropping the client
+      cb(null, auth.authorizeSubscribe(client, sub.topic) ? sub : null);
+    },
+  };
+}
+
+/** Read the users file; missing = no users. */
+export async function readUsersFile(file: string): Promise<MqttUser[]> {
+  const raw = await readSecretFile(file);
+  if (!raw) return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.toString('utf8'));
+  } catch (e) {
+    throw new LsError('LS_ERR_SECURITY_CONFIG', `MQTT users file is not JSON: ${(e as Error).message}`, { subject: file });
+  }
+  const r = usersFile.safeParse(json);
+  if (!r.success) throw new LsError('LS_ERR_SECURITY_CONFIG', formatZodIssues(r.error), { subject: file });
+  return r.data.users;
+}
+
+/** Add or replace a user in the users file (password hashed; file mode 0600). */
+export async function setFileUser(file: string, user: { username: string; password?: string; allow_cert?: boolean; publish: string[]; subscribe: string[] }): Promise<MqttUser> {
+  const users = (await readUsersFile(file)).filter((u) => u.username !== user.username);
+  const rec = userSchema.parse({
+    username: user.username,
+    ...(user.password ? { password_hash: await hashPassword(user.password) } : {}),
+    allow_cert: user.allow_cert ?? false,
+    publish: user.publish,
+    subscribe: user.subscribe,
+  });
+  users.push(rec);
+  await writeSecretFile(file, `${JSON.stringify({ version: 1, users }, null, 2)}\n`);
+  return rec;
+}
+
+/** Remove a user from the users file; true when it existed. */
+export async function removeFileUser(file: string, username: string): Promise<boolean> {
+  const users = await readUsersFile(file);
+  const rest = users.filter((u) => u.username !== username);
+  if (rest.length !== users.length) await writeSecretFile(file, `${JSON.stringify({ version: 1, users: rest }, null, 2)}\n`);
+  return rest.length !== users.length;
+}
