@@ -4,5 +4,7 @@ import * as models from './models.ts';
 import * as predict from './predict.ts';
 import * as evaluate from './eval.ts';
 import * as train from './train.ts';
+import * as optimize from './optimize.ts';
+import * as doctor from './doctor.ts';
 
-export const commands: ReadonlyArray<{ register(program: Command): void }> = [models, predict, evaluate, train];
+export const commands: ReadonlyArray<{ register(program: Command): void }> = [models, predict, evaluate, train, optimize, doctor];
