@@ -7,7 +7,7 @@ import { ApiError, postJson } from './api.ts';
 import { clock, h, num, pct, replaceChildren, sensorName } from './dom.ts';
 import type { Alert, AlertEvent } from './types.ts';
 
-const SEVERITY_GLYPH: Readonly<Record<Alert['severity'], string>> = { critical: '⛔', warning: '▲', info: 'ℹ' };
+const SEVERITY_GLYPH: Readonly<Record<Alert['severity'], string>> = { critical: '◆', warning: '▲', info: '●' };
 
 /** The open-alerts panel. */
 export class AlertsPanel {

@@ -30,6 +30,17 @@ export function axis(extra: Partial<uPlot.Axis> = {}): uPlot.Axis {
   };
 }
 
+/** Time axis with 24-hour wall-clock labels (the shop floor does not read "5:29pm"). */
+export function timeAxis(): uPlot.Axis {
+  return axis({
+    values: (_u, ticks) => {
+      const span = ticks.length > 1 ? (ticks[ticks.length - 1] ?? 0) - (ticks[0] ?? 0) : 0;
+      const opts: Intl.DateTimeFormatOptions = span >= 600 ? { hour: '2-digit', minute: '2-digit', hour12: false } : { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false };
+      return ticks.map((t) => new Date(t * 1000).toLocaleTimeString([], opts));
+    },
+  });
+}
+
 /** A uPlot instance that resizes with its container. */
 export class ResponsiveChart {
   readonly plot: uPlot;

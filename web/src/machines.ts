@@ -6,7 +6,7 @@
  */
 import uPlot from 'uplot';
 import { getJson } from './api.ts';
-import { axis, ResponsiveChart, THEME } from './chart.ts';
+import { axis, ResponsiveChart, THEME, timeAxis } from './chart.ts';
 import { clock, decisionBadge, h, num, pct, replaceChildren, sensorName } from './dom.ts';
 import type { DecisionKind, MachineEvent, MachineHistory, MachineSummary } from './types.ts';
 
@@ -117,7 +117,7 @@ export class MachinesPanel {
         cursor: { drag: { x: false, y: false } },
         legend: { show: true, live: false },
         scales: { x: { time: true }, y: { range: [0, 1] } },
-        axes: [axis(), axis({ values: (_u, ticks) => ticks.map((t) => pct(t, 0)), size: 48 })],
+        axes: [timeAxis(), axis({ values: (_u, ticks) => ticks.map((t) => pct(t, 0)), size: 48 })],
         series: [{}, ...names.map((n, i) => ({ label: n, stroke: THEME.series[i % THEME.series.length], width: 2, spanGaps: true, points: { show: false } }))],
       },
       data,
@@ -132,28 +132,29 @@ export class MachinesPanel {
       return;
     }
     const keys = [...new Set(names.flatMap((n) => Object.keys(this.latest.get(n)?.values ?? {})))].sort();
+    const latest = names.map((n) => this.latest.get(n) ?? { values: {} });
+    // machines as columns: a narrow side panel fits several machines, sensors read down the rows
     replaceChildren(
       this.tableEl,
       h(
         'table',
-        { class: 'grid-table' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Machine'), h('th', {}, 'P(failure)'), h('th', {}, 'Decision'), ...keys.map((k) => h('th', {}, sensorName(k))), h('th', {}, 'At'))),
+        { class: 'grid-table machines' },
+        h('thead', {}, h('tr', {}, h('th', {}, 'Machine'), ...names.map((n) => h('th', { class: 'num', 'data-machine': n }, n)))),
         h(
           'tbody',
           {},
-          ...names.map((n) => {
-            const m = this.latest.get(n) ?? { values: {} };
-            const risky = (m.probability ?? 0) >= 0.5;
-            return h(
-              'tr',
-              { 'data-machine': n, class: risky ? 'row-risk' : undefined },
-              h('th', { scope: 'row' }, n),
-              h('td', { class: 'num' }, risky ? '▲ ' : '', pct(m.probability)),
-              h('td', {}, decisionBadge(m.decision)),
-              ...keys.map((k) => h('td', { class: 'num' }, num(m.values[k], 1))),
-              h('td', { class: 'muted' }, clock(m.ts)),
-            );
-          }),
+          h(
+            'tr',
+            { class: 'row-prob' },
+            h('th', { scope: 'row' }, 'P(failure)'),
+            ...latest.map((m) => {
+              const risky = (m.probability ?? 0) >= 0.5;
+              return h('td', { class: `num${risky ? ' risk' : ''}`, 'data-probability': m.probability ?? '' }, risky ? '▲ ' : '', pct(m.probability));
+            }),
+          ),
+          h('tr', {}, h('th', { scope: 'row' }, 'Decision'), ...latest.map((m) => h('td', { class: 'num' }, decisionBadge(m.decision)))),
+          ...keys.map((k) => h('tr', {}, h('th', { scope: 'row' }, sensorName(k)), ...latest.map((m) => h('td', { class: 'num' }, num(m.values[k], 1))))),
+          h('tr', {}, h('th', { scope: 'row', class: 'muted' }, 'Updated'), ...latest.map((m) => h('td', { class: 'num muted' }, clock(m.ts)))),
         ),
       ),
     );

@@ -1,12 +1,12 @@
 /**
  * Models: every served model version with its state, requests/s, p50/p99 latency per pipeline
- * stage and batch sizes. States come from the repository index; rates, latencies and batch sizes
+ * stage and batch sizes. States come from GET /v1/models; rates, latencies and batch sizes
  * are computed in the browser from the Prometheus metrics (GET /metrics, parsed by prom.ts) over
  * the last ~30 s of scrapes, so the figures are current rather than averages since start-up.
  * Metrics have no push channel, so this panel scrapes every few seconds — one small text answer,
  * not the line state.
  */
-import { getText, postJson } from './api.ts';
+import { getJson, getText } from './api.ts';
 import { h, ms, num, replaceChildren } from './dom.ts';
 import { counterRate, histogramDelta, histogramQuantile, histograms, labelKey, parsePrometheus } from './prom.ts';
 import type { Histogram, Sample } from './prom.ts';
@@ -108,16 +108,19 @@ export class ModelsPanel {
   start(): void {
     void this.refreshStates();
     void this.scrape();
-    this.timer = setInterval(() => void this.scrape(), this.everyMs);
+    this.timer = setInterval(() => {
+      void this.scrape();
+      void this.refreshStates();
+    }, this.everyMs);
   }
 
-  /** Model states from the repository index (Open Inference Protocol repository extension). */
+  /** Model states from GET /v1/models (the serving layer's lifecycle states). */
   async refreshStates(): Promise<void> {
     try {
-      const rows = await postJson<Array<{ name: string; version?: string | number; state?: string; reason?: string }>>('/v2/repository/index', {});
-      this.states = (rows ?? []).map((r) => ({ name: r.name, version: Number(r.version ?? 0), state: r.state ?? 'UNKNOWN', ...(r.reason ? { reason: r.reason } : {}) }));
+      const res = await getJson<{ models: Array<{ name: string; version: number; state: string; reason?: string }> }>('/v1/models');
+      this.states = res.models.map((r) => ({ name: r.name, version: r.version, state: r.state, ...(r.reason ? { reason: r.reason } : {}) }));
     } catch {
-      // a viewer token may not read the index; the table still shows what the metrics know
+      // without states the table still shows what the metrics know
       this.states = [];
     }
     this.renderLast();
@@ -153,33 +156,39 @@ export class ModelsPanel {
       replaceChildren(this.root, h('p', { class: 'empty' }, 'No model has served a request yet.'));
       return;
     }
-    const stageHead = STAGES.map((s) => h('th', { class: 'num', title: `${s}: p50 / p99` }, s));
     replaceChildren(
       this.root,
-      h(
-        'table',
-        { class: 'grid-table models' },
-        h('thead', {}, h('tr', {}, h('th', {}, 'Model'), h('th', {}, 'Ver'), h('th', {}, 'State'), h('th', { class: 'num' }, 'req/s'), ...stageHead, h('th', { class: 'num', title: 'mean / p99 samples per batch' }, 'batch'))),
-        h(
-          'tbody',
-          {},
-          ...[...rows.values()]
-            .sort((a, b) => a.name.localeCompare(b.name) || Number(a.version) - Number(b.version))
-            .map((r) =>
-              h(
-                'tr',
-                { 'data-model': r.name, 'data-version': r.version },
-                h('th', { scope: 'row' }, r.name),
-                h('td', {}, r.version),
-                h('td', { title: r.reason ?? '' }, h('span', { class: `state state-${r.state.toLowerCase()}` }, r.state)),
-                h('td', { class: 'num', 'data-rps': r.f ? String(r.f.requestsPerS) : '' }, num(r.f?.requestsPerS, 1)),
-                ...STAGES.map((s) => h('td', { class: 'num' }, r.f ? `${ms(r.f.stages[s].p50)} / ${ms(r.f.stages[s].p99)}` : '–')),
-                h('td', { class: 'num' }, r.f ? `${num(r.f.batchMean, 1)} / ${num(r.f.batchP99, 0)}` : '–'),
-              ),
+      ...[...rows.values()]
+        .sort((a, b) => a.name.localeCompare(b.name) || Number(a.version) - Number(b.version))
+        .map((r) =>
+          h(
+            'section',
+            { class: 'model', 'data-model': r.name, 'data-version': r.version, 'data-state': r.state, 'data-rps': r.f ? String(r.f.requestsPerS) : '' },
+            h(
+              'div',
+              { class: 'model-head' },
+              h('b', {}, r.name),
+              h('span', { class: 'muted' }, ` v${r.version}`),
+              h('span', { class: `state state-${r.state.toLowerCase()}`, title: r.reason ?? '' }, r.state),
+              h('span', { class: 'model-kpi' }, h('b', {}, num(r.f?.requestsPerS, 1)), ' req/s'),
+              h('span', { class: 'model-kpi', title: 'samples per batch: mean / p99' }, 'batch ', h('b', {}, num(r.f?.batchMean, 1)), ` / ${num(r.f?.batchP99, 0)}`),
             ),
+            r.f
+              ? h(
+                  'table',
+                  { class: 'grid-table stages' },
+                  h('thead', {}, h('tr', {}, h('th', {}, 'latency'), ...STAGES.map((s) => h('th', { class: 'num' }, s)))),
+                  h(
+                    'tbody',
+                    {},
+                    h('tr', {}, h('th', { scope: 'row' }, 'p50'), ...STAGES.map((s) => h('td', { class: 'num' }, ms(r.f?.stages[s].p50)))),
+                    h('tr', {}, h('th', { scope: 'row' }, 'p99'), ...STAGES.map((s) => h('td', { class: 'num' }, ms(r.f?.stages[s].p99)))),
+                  ),
+                )
+              : h('p', { class: 'muted small' }, r.reason ?? 'no requests yet'),
+          ),
         ),
-      ),
-      h('p', { class: 'muted small' }, 'Latency p50 / p99 per stage and batch size mean / p99 over the last 30 s, from /metrics.'),
+      h('p', { class: 'muted small' }, 'Requests/s, latency per pipeline stage and batch size over the last 30 s (from /metrics).'),
     );
   }
 

@@ -7,7 +7,7 @@
  */
 import uPlot from 'uplot';
 import { getJson } from './api.ts';
-import { axis, ResponsiveChart, THEME } from './chart.ts';
+import { axis, ResponsiveChart, THEME, timeAxis } from './chart.ts';
 import { clock, h, pct, replaceChildren } from './dom.ts';
 import type { PChart } from './types.ts';
 
@@ -98,13 +98,13 @@ export class PChartPanel {
         cursor: { drag: { x: false, y: false } },
         legend: { show: true, live: false },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(0.05, (max ?? 0) * 1.15)] } },
-        axes: [axis(), axis({ values: (_u, ticks) => ticks.map((t) => pct(t, 0)), size: 52 })],
+        axes: [timeAxis(), axis({ values: (_u, ticks) => ticks.map((t) => pct(t, 0)), size: 52 })],
         series: [
           {},
           { label: 'defect proportion p', stroke: THEME.p, width: 2, points: { show: true, size: 6, fill: THEME.p } },
-          { label: 'centre p̄', stroke: THEME.center, width: 1.5 },
-          { label: 'UCL (3σ)', stroke: THEME.limit, width: 1.5, dash: [6, 4], paths: uPlot.paths.stepped?.({ align: 1 }) },
-          { label: 'LCL (3σ)', stroke: THEME.limit, width: 1.5, dash: [2, 4], paths: uPlot.paths.stepped?.({ align: 1 }) },
+          { label: 'centre p̄', stroke: THEME.center, width: 1.5, points: { show: false } },
+          { label: 'UCL (3σ)', stroke: THEME.limit, width: 1.5, dash: [6, 4], points: { show: false }, paths: uPlot.paths.stepped?.({ align: 1 }) },
+          { label: 'LCL (3σ)', stroke: THEME.limit, width: 1.5, dash: [2, 4], points: { show: false }, paths: uPlot.paths.stepped?.({ align: 1 }) },
           // violations: a large hollow ring around the point, so they stand out by shape as well as colour
           { label: 'rule broken', stroke: THEME.violation, width: 0, paths: () => null, points: { show: true, size: 16, width: 3, stroke: THEME.violation, fill: 'transparent' } },
         ],
