@@ -84,136 +84,149 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
   } catch {
     throw new LsError('LS_ERR_FILE_READ', undefined, { subject: src.modelPath });
   }
-  const model = decodeModel(srcBytes, src.modelPath);
-  assertSupported(model, src.modelPath);
-
-  const needImages = Boolean(o.int8 && !o.dynamic) || Boolean(o.eval || o.evalFiles);
-  const spec = needImages ? imageSpecOf(manifest) : undefined;
-  const inputName = manifest.inputs[0]!.name;
-  let calib: Sample[] = [];
-  if (o.int8 && !o.dynamic) {
-    const files = await listImageFiles(o.calib!, o.calibCount);
-    progress(`calibrating on ${files.length} images (${o.calibMethod}${o.calibMethod === 'percentile' ? ` ${o.percentile}` : ''})`);
-    calib = await loadSamples(files, spec!);
-  }
-  let evalSamples: Sample[] = [];
-  if (o.eval || o.evalFiles) {
-    const files: ImageFile[] = o.evalFiles ?? (await listImageFiles(o.eval!));
-    progress(`reading ${files.length} evaluation images`);
-    evalSamples = await loadSamples(files, spec!);
-  }
-
-  // --- rewrite -------------------------------------------------------------------------------
-  const steps: string[] = [];
-  let prune: PruneSummary | undefined;
-  let quantize: QuantizeSummary | undefined;
-  let fp16: Fp16Summary | undefined;
-  if (o.prune !== undefined) {
-    progress(`pruning (${o.structured ? 'structured' : 'unstructured'}, ratio ${o.prune})`);
-    prune = o.structured ? pruneStructured(model, o.prune) : pruneUnstructured(model, o.prune);
-    steps.push(`prune-${prune.mode}-${o.prune}`);
-  }
-  if (o.int8 && o.dynamic) {
-    progress('quantizing weights to int8 (dynamic)');
-    quantize = quantizeDynamic(model);
-    steps.push('int8-dynamic');
-  } else if (o.int8) {
-    progress('quantizing to int8 (static QDQ)');
-    const batches = batchesOf(calib, spec!, inputName, 16);
-    quantize = await quantizeStatic(model, { calibration: batches, method: o.calibMethod, percentile: o.percentile, backend, intraOpThreads: threads });
-    steps.push(`int8-static-${o.calibMethod}`);
-  }
-  if (o.fp16) {
-    progress('converting weights to fp16');
-    fp16 = convertWeightsToFp16(model);
-    steps.push('fp16-weights');
-  }
-  if (quantize && Object.keys(quantize.quantized_nodes).length === 0) {
-    throw new LsError('LS_ERR_MODEL_UNSUPPORTED', 'no Conv, Gemm or MatMul with constant weights to quantize; nothing was written', { subject: src.modelPath });
-  }
-  const newBytes = encodeModel(model);
-
-  // --- validate, measure, then publish the version --------------------------------------------
-  const modelDir = await repo.safePath(src.name);
-  const tmp = path.join(modelDir, `.optimize-${process.pid}-${randomBytes(4).toString('hex')}`);
+  // A truncated file can still decode as protobuf: the engine loading it is the real check, done first.
   const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'linesight-optimize-'));
   const sessions: InferenceSession[] = [];
   try {
-    await fs.mkdir(tmp);
-    const tmpModel = path.join(tmp, 'model.onnx');
-    await fs.writeFile(tmpModel, newBytes);
-    progress('validating the new model in onnxruntime');
-    let optimized: InferenceSession;
-    try {
-      optimized = await backend.load(tmpModel, { ...sessionOpts, optimizedModelPath: path.join(scratch, 'optimized.onnx') });
-    } catch (e) {
-      throw new LsError('LS_ERR_MODEL_UNSUPPORTED', `the rewritten model does not load in onnxruntime (${toLsError(e).message}); nothing was written`, { subject: src.modelPath });
-    }
-    sessions.push(optimized);
-    checkIo({ ...src, modelPath: tmpModel, versionDir: tmp } satisfies ResolvedModel, optimized);
-    const baseline = await backend.load(src.modelPath, { ...sessionOpts, optimizedModelPath: path.join(scratch, 'baseline.onnx') });
-    sessions.push(baseline);
-    const kernels = {
-      baseline: engineKernels(await fs.readFile(path.join(scratch, 'baseline.onnx'))),
-      optimized: engineKernels(await fs.readFile(path.join(scratch, 'optimized.onnx'))),
-    };
-    const integer = integerKernelCount(kernels.optimized);
-    if (quantize && integer === 0) {
-      warnings.push('onnxruntime did not fuse the quantized graph into integer kernels: int8 will run slower than fp32 on this machine');
-    }
-
-    let latency: LatencyRow[] = [];
-    if (o.bench) {
-      const pool = evalSamples.length ? evalSamples : calib;
-      const feedsFor = (batch: number): Record<string, Tensor> =>
-        spec && pool.length ? stackSamples(Array.from({ length: batch }, (_, i) => pool[i % pool.length]!), spec, inputName) : syntheticFeeds(baseline.inputs, batch);
-      progress(`measuring latency side by side (batches ${o.batches.join(', ')}, ${o.iterations} runs each)`);
-      latency = await compareLatency(baseline, optimized, feedsFor, { batches: o.batches, iterations: o.iterations, warmup: o.warmup });
-    }
-    let accuracy: AccuracyComparison | undefined;
-    if (evalSamples.length) {
-      const output = manifest.postprocess?.output ?? manifest.outputs[0]!.name;
-      progress(`comparing accuracy on ${evalSamples.length} images`);
-      accuracy = await compareAccuracy(baseline, optimized, evalSamples, (b) => stackSamples(b, spec!, inputName), output, manifest.labels ?? []);
-    }
-
-    const base = modelStats(srcBytes);
-    const next = modelStats(newBytes);
-    const { ops: _bo, ...baseSize } = base;
-    const { ops: _no, ...nextSize } = next;
-    const measuredAt = new Date().toISOString();
-    const version = await publish(repo, src, tmp, {
-      made_by: 'linesight optimize',
-      from_version: src.version,
-      steps,
-      date: measuredAt,
-      ...(quantize ? { quantize: { mode: quantize.mode, calibration: quantize.calibration ?? null, quantized_nodes: quantize.quantized_nodes } } : {}),
-      ...(prune ? { prune: { mode: prune.mode, ratio: prune.ratio } } : {}),
-      ...(fp16 ? { fp16: { weights: 'float16', compute: 'float32' } } : {}),
-      file_ratio: next.file_bytes / base.file_bytes,
-      ...(accuracy ? { accuracy: { samples: accuracy.samples, baseline: accuracy.baseline_accuracy, optimized: accuracy.optimized_accuracy, argmax_agreement: accuracy.argmax_agreement } } : {}),
-    });
-    return {
-      model: src.name,
-      source_version: src.version,
-      version,
-      path: path.join(modelDir, String(version), 'model.onnx'),
-      steps,
-      ...(quantize ? { quantize } : {}),
-      ...(prune ? { prune } : {}),
-      ...(fp16 ? { fp16 } : {}),
-      size: { baseline: baseSize, optimized: nextSize, file_ratio: next.file_bytes / base.file_bytes, gzip_ratio: next.gzip_bytes / base.gzip_bytes },
-      engine_kernels: { ...kernels, integer_kernels: integer },
-      latency,
-      threads: { intra_op: threads ?? 'default', inter_op: interOp ?? 'default' },
-      ...(accuracy ? { accuracy } : {}),
-      warnings,
-      measured_at: measuredAt,
-    };
+    return await rewriteAndMeasure();
   } finally {
     for (const s of sessions) await s.dispose();
-    await fs.rm(tmp, { recursive: true, force: true });
     await fs.rm(scratch, { recursive: true, force: true });
+  }
+
+  async function rewriteAndMeasure(): Promise<OptimizeReport> {
+    let baseline: InferenceSession;
+    try {
+      baseline = await backend.load(srcBytes, { ...sessionOpts, optimizedModelPath: path.join(scratch, 'baseline.onnx') });
+    } catch (e) {
+      throw toLsError(e, 'LS_ERR_MODEL_CORRUPT', src.modelPath);
+    }
+    sessions.push(baseline);
+    const model = decodeModel(srcBytes, src.modelPath);
+    assertSupported(model, src.modelPath);
+
+    const needImages = Boolean(o.int8 && !o.dynamic) || Boolean(o.eval || o.evalFiles);
+    const spec = needImages ? imageSpecOf(manifest) : undefined;
+    const inputName = manifest.inputs[0]!.name;
+    let calib: Sample[] = [];
+    if (o.int8 && !o.dynamic) {
+      const files = await listImageFiles(o.calib!, o.calibCount);
+      progress(`calibrating on ${files.length} images (${o.calibMethod}${o.calibMethod === 'percentile' ? ` ${o.percentile}` : ''})`);
+      calib = await loadSamples(files, spec!);
+    }
+    let evalSamples: Sample[] = [];
+    if (o.eval || o.evalFiles) {
+      const files: ImageFile[] = o.evalFiles ?? (await listImageFiles(o.eval!));
+      progress(`reading ${files.length} evaluation images`);
+      evalSamples = await loadSamples(files, spec!);
+    }
+
+    // --- rewrite -------------------------------------------------------------------------------
+    const steps: string[] = [];
+    let prune: PruneSummary | undefined;
+    let quantize: QuantizeSummary | undefined;
+    let fp16: Fp16Summary | undefined;
+    if (o.prune !== undefined) {
+      progress(`pruning (${o.structured ? 'structured' : 'unstructured'}, ratio ${o.prune})`);
+      prune = o.structured ? pruneStructured(model, o.prune) : pruneUnstructured(model, o.prune);
+      steps.push(`prune-${prune.mode}-${o.prune}`);
+    }
+    if (o.int8 && o.dynamic) {
+      progress('quantizing weights to int8 (dynamic)');
+      quantize = quantizeDynamic(model);
+      steps.push('int8-dynamic');
+    } else if (o.int8) {
+      progress('quantizing to int8 (static QDQ)');
+      const batches = batchesOf(calib, spec!, inputName, 16);
+      quantize = await quantizeStatic(model, { calibration: batches, method: o.calibMethod, percentile: o.percentile, backend, intraOpThreads: threads });
+      steps.push(`int8-static-${o.calibMethod}`);
+    }
+    if (o.fp16) {
+      progress('converting weights to fp16');
+      fp16 = convertWeightsToFp16(model);
+      steps.push('fp16-weights');
+    }
+    if (quantize && Object.keys(quantize.quantized_nodes).length === 0) {
+      throw new LsError('LS_ERR_MODEL_UNSUPPORTED', 'no Conv, Gemm or MatMul with constant weights to quantize; nothing was written', { subject: src.modelPath });
+    }
+    const newBytes = encodeModel(model);
+
+    // --- validate, measure, then publish the version --------------------------------------------
+    const modelDir = await repo.safePath(src.name);
+    const tmp = path.join(modelDir, `.optimize-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      await fs.mkdir(tmp);
+      const tmpModel = path.join(tmp, 'model.onnx');
+      await fs.writeFile(tmpModel, newBytes);
+      progress('validating the new model in onnxruntime');
+      let optimized: InferenceSession;
+      try {
+        optimized = await backend.load(tmpModel, { ...sessionOpts, optimizedModelPath: path.join(scratch, 'optimized.onnx') });
+      } catch (e) {
+        throw new LsError('LS_ERR_MODEL_UNSUPPORTED', `the rewritten model does not load in onnxruntime (${toLsError(e).message}); nothing was written`, { subject: src.modelPath });
+      }
+      sessions.push(optimized);
+      checkIo({ ...src, modelPath: tmpModel, versionDir: tmp } satisfies ResolvedModel, optimized);
+      const kernels = {
+        baseline: engineKernels(await fs.readFile(path.join(scratch, 'baseline.onnx'))),
+        optimized: engineKernels(await fs.readFile(path.join(scratch, 'optimized.onnx'))),
+      };
+      const integer = integerKernelCount(kernels.optimized);
+      if (quantize && integer === 0) {
+        warnings.push('onnxruntime did not fuse the quantized graph into integer kernels: int8 will run slower than fp32 on this machine');
+      }
+
+      let latency: LatencyRow[] = [];
+      if (o.bench) {
+        const pool = evalSamples.length ? evalSamples : calib;
+        const feedsFor = (batch: number): Record<string, Tensor> =>
+          spec && pool.length ? stackSamples(Array.from({ length: batch }, (_, i) => pool[i % pool.length]!), spec, inputName) : syntheticFeeds(baseline.inputs, batch);
+        progress(`measuring latency side by side (batches ${o.batches.join(', ')}, ${o.iterations} runs each)`);
+        latency = await compareLatency(baseline, optimized, feedsFor, { batches: o.batches, iterations: o.iterations, warmup: o.warmup });
+      }
+      let accuracy: AccuracyComparison | undefined;
+      if (evalSamples.length) {
+        const output = manifest.postprocess?.output ?? manifest.outputs[0]!.name;
+        progress(`comparing accuracy on ${evalSamples.length} images`);
+        accuracy = await compareAccuracy(baseline, optimized, evalSamples, (b) => stackSamples(b, spec!, inputName), output, manifest.labels ?? []);
+      }
+
+      const base = modelStats(srcBytes);
+      const next = modelStats(newBytes);
+      const { ops: _bo, ...baseSize } = base;
+      const { ops: _no, ...nextSize } = next;
+      const measuredAt = new Date().toISOString();
+      const version = await publish(repo, src, tmp, {
+        made_by: 'linesight optimize',
+        from_version: src.version,
+        steps,
+        date: measuredAt,
+        ...(quantize ? { quantize: { mode: quantize.mode, calibration: quantize.calibration ?? null, quantized_nodes: quantize.quantized_nodes } } : {}),
+        ...(prune ? { prune: { mode: prune.mode, ratio: prune.ratio } } : {}),
+        ...(fp16 ? { fp16: { weights: 'float16', compute: 'float32' } } : {}),
+        file_ratio: next.file_bytes / base.file_bytes,
+        ...(accuracy ? { accuracy: { samples: accuracy.samples, baseline: accuracy.baseline_accuracy, optimized: accuracy.optimized_accuracy, argmax_agreement: accuracy.argmax_agreement } } : {}),
+      });
+      return {
+        model: src.name,
+        source_version: src.version,
+        version,
+        path: path.join(modelDir, String(version), 'model.onnx'),
+        steps,
+        ...(quantize ? { quantize } : {}),
+        ...(prune ? { prune } : {}),
+        ...(fp16 ? { fp16 } : {}),
+        size: { baseline: baseSize, optimized: nextSize, file_ratio: next.file_bytes / base.file_bytes, gzip_ratio: next.gzip_bytes / base.gzip_bytes },
+        engine_kernels: { ...kernels, integer_kernels: integer },
+        latency,
+        threads: { intra_op: threads ?? 'default', inter_op: interOp ?? 'default' },
+        ...(accuracy ? { accuracy } : {}),
+        warnings,
+        measured_at: measuredAt,
+      };
+    } finally {
+      await fs.rm(tmp, { recursive: true, force: true });
+    }
   }
 }
 

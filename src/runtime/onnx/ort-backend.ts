@@ -123,7 +123,8 @@ class OrtBackend implements InferenceBackend {
           graphOptimizationLevel: 'all',
           ...(options.intraOpThreads ? { intraOpNumThreads: options.intraOpThreads } : {}),
           ...(options.interOpThreads ? { interOpNumThreads: options.interOpThreads } : {}),
-          ...(options.optimizedModelPath ? { optimizedModelFilePath: options.optimizedModelPath } : {}),
+          // Writing the optimized graph is a diagnostic: onnxruntime's warning that it is hardware-specific is expected, so only errors are logged.
+          ...(options.optimizedModelPath ? { optimizedModelFilePath: options.optimizedModelPath, logSeverityLevel: 3 as const } : {}),
         });
         return new OrtSession(session, eps[0]!);
       } catch (e) {

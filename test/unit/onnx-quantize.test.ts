@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { decodeModel, encodeModel } from '../../src/onnx/proto.ts';
+import { quantizeStatic } from '../../src/onnx/quantize.ts';
+import { quantizeDynamic } from '../../src/onnx/quantize-dynamic.ts';
+import { getBackend } from '../../src/runtime/index.ts';
+import { modelStats } from '../../src/optimize/stats.ts';
+import { convNet, imageBatch, mlp } from './onnx-fixture.ts';
+import { argmaxRows, engineOps, maxAbsDiff, run, spread } from './onnx-helpers.ts';
+
+const S = 64;
+const images = (n: number, seed: number) => ({ image: { datatype: 'FP32' as const, shape: [n, 1, S, S], data: imageBatch(n, S, seed) } });
+
+async function quantized(method: 'minmax' | 'percentile') {
+  const fp32 = convNet({ batchNorm: true, size: S, widths: [16, 24, 32, 48] });
+  const model = decodeModel(fp32);
+  const calibration = [0, 1, 2, 3].map((i) => images(8, 100 + i));
+  const summary = await quantizeStatic(model, { calibration, method, backend: await getBackend(), intraOpThreads: 1 });
+  return { fp32, int8: encodeModel(model), summary };
+}
+
+describe('static int8 quantization (QDQ U8S8)', () => {
+  it('folds BatchNorm, absorbs ReLU and quantizes every Conv and the Gemm', async () => {
+    const { summary } = await quantized('minmax');
+    expect(summary.folded_batchnorm).toBe(4);
+    expect(summary.fused_relu).toBe(4);
+    expect(summary.quantized_nodes).toMatchObject({ Conv: 4, Gemm: 1, MaxPool: 2, GlobalAveragePool: 1 });
+    expect(summary.skipped).toEqual([]);
+  });
+
+  it('is fused by onnxruntime into integer kernels (QLinearConv, QGemm), not left as float Conv', async () => {
+    const { int8 } = await quantized('minmax');
+    const ops = await engineOps(int8);
+    expect(ops['com.microsoft.QLinearConv']).toBe(4);
+    expect(ops['com.microsoft.QGemm']).toBe(1);
+    expect(ops.Conv ?? 0).toBe(0);
+    expect(ops['com.microsoft.FusedConv'] ?? 0).toBe(0);
+  });
+
+  it('keeps outputs within tolerance of fp32 and the same top class', async () => {
+    const { fp32, int8 } = await quantized('minmax');
+    const x = images(16, 999);
+    const a = await run(fp32, x);
+    const b = await run(int8, x);
+    expect(maxAbsDiff(a.logits!, b.logits!)).toBeLessThan(0.05 * spread(a.logits!));
+    const agree = argmaxRows(a.logits!, 6).filter((c, i) => c === argmaxRows(b.logits!, 6)[i]).length;
+    expect(agree).toBeGreaterThanOrEqual(15);
+    // The embedding output stays float and close to fp32.
+    expect(b.embedding!.length).toBe(a.embedding!.length);
+    expect(maxAbsDiff(a.embedding!, b.embedding!)).toBeLessThan(0.05 * spread(a.embedding!));
+  });
+
+  it('percentile calibration also gives a working, fused model', async () => {
+    const { fp32, int8, summary } = await quantized('percentile');
+    expect(summary.calibration).toMatchObject({ method: 'percentile', percentile: 99.99, batches: 4 });
+    expect((await engineOps(int8))['com.microsoft.QLinearConv']).toBe(4);
+    const x = images(8, 5);
+    const a = await run(fp32, x);
+    const b = await run(int8, x);
+    expect(maxAbsDiff(a.logits!, b.logits!)).toBeLessThan(0.1 * spread(a.logits!));
+  });
+
+  it('stores weights in 8 bits: the file shrinks to well under half', async () => {
+    const { fp32, int8 } = await quantized('minmax');
+    const ratio = modelStats(int8).file_bytes / modelStats(fp32).file_bytes;
+    expect(ratio).toBeLessThan(0.4);
+    expect(modelStats(int8).params).toBeGreaterThan(0.95 * modelStats(fp32).params);
+  });
+
+  it('refuses an empty calibration set', async () => {
+    const model = decodeModel(convNet());
+    await expect(quantizeStatic(model, { calibration: [], method: 'minmax', backend: await getBackend() })).rejects.toMatchObject({ code: 'LS_ERR_DATASET' });
+  });
+});
+
+describe('dynamic int8 quantization', () => {
+  it('turns MatMul/Gemm into DynamicQuantizeMatMul with outputs close to fp32', async () => {
+    const fp32 = mlp(16, 64, 2);
+    const model = decodeModel(fp32);
+    const summary = quantizeDynamic(model);
+    expect(summary.quantized_nodes).toEqual({ MatMul: 2, Gemm: 1 });
+    const int8 = encodeModel(model);
+    expect((await engineOps(int8))['com.microsoft.DynamicQuantizeMatMul']).toBe(3);
+    const x = { x: { datatype: 'FP32' as const, shape: [32, 16], data: Float32Array.from({ length: 512 }, (_, i) => Math.sin(i * 0.37)) } };
+    const a = await run(fp32, x);
+    const b = await run(int8, x);
+    expect(maxAbsDiff(a.y!, b.y!)).toBeLessThan(0.05 * spread(a.y!));
+  });
+});
