@@ -3,7 +3,7 @@
  * other areas register their own `linesight_*` metrics on `metrics.registry`.
  * Latencies are histograms (not summaries) so tail latency can be aggregated across servers.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** Buckets in seconds from 0.5 ms to 10 s: stage latencies on CPU span that range. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -21,10 +21,11 @@ export class Metrics {
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly modelsLoaded: Gauge<'state'>;
 
-  constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
+  constructor(opts: { registry?: Registry; processMetrics?: boolean } = {}) {
     this.registry = opts.registry ?? new Registry();
     const registers = [this.registry];
-    if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'linesight_' });
+    // prom-client's default metrics include gauges named *_total, which promtool rejects; these few suffice.
+    if (opts.processMetrics ?? true) registerProcessMetrics(registers);
     this.requests = new Counter({
       name: 'linesight_inference_requests_total',
       help: 'Inference requests by model, version, endpoint and HTTP status.',
@@ -68,4 +69,38 @@ export class Metrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** Resident memory, heap, CPU time and start time of this process. */
+function registerProcessMetrics(registers: Registry[]): void {
+  new Gauge({
+    name: 'linesight_process_resident_memory_bytes',
+    help: 'Resident set size of the server process.',
+    registers,
+    collect() {
+      this.set(process.memoryUsage.rss());
+    },
+  });
+  new Gauge({
+    name: 'linesight_process_heap_used_bytes',
+    help: 'V8 heap in use.',
+    registers,
+    collect() {
+      this.set(process.memoryUsage().heapUsed);
+    },
+  });
+  let lastCpu = 0;
+  new Counter({
+    name: 'linesight_process_cpu_seconds_total',
+    help: 'User plus system CPU time of the server process.',
+    registers,
+    collect() {
+      const u = process.cpuUsage();
+      const total = (u.user + u.system) / 1e6;
+      if (total > lastCpu) this.inc(total - lastCpu);
+      lastCpu = total;
+    },
+  });
+  const start = Date.now() / 1000 - process.uptime();
+  new Gauge({ name: 'linesight_process_start_time_seconds', help: 'Start time of the process since the Unix epoch.', registers }).set(start);
 }

@@ -58,6 +58,8 @@ export interface BuiltApp {
   readonly app: FastifyInstance;
   readonly service: InferenceService;
   readonly metrics: Metrics;
+  /** Every route with the role it declares (contract 2), for checks and documentation. */
+  readonly routes: ReadonlyArray<{ method: string; url: string; role: string | undefined }>;
   /** Marks the server as shutting down (readiness false), closes the app and, if it created it, the service. */
   dispose(): Promise<void>;
 }
@@ -91,6 +93,10 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   }) as unknown as FastifyInstance;
   app.decorate('linesight', { service, metrics, ...(opts.bus ? { bus: opts.bus } : {}) });
   installErrorHandling(app);
+  const routes: Array<{ method: string; url: string; role: string | undefined }> = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) if (method !== 'HEAD') routes.push({ method, url: r.url, role: r.config?.role });
+  });
   for (const h of opts.onRequest ?? []) app.addHook('onRequest', h);
   for (const h of opts.preHandlers ?? []) app.addHook('preHandler', h);
 
@@ -121,6 +127,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     app,
     service: finalService,
     metrics,
+    routes,
     async dispose() {
       closing = true;
       await app.close();

@@ -1,0 +1,178 @@
+/** Open Inference Protocol v2 conformance and bad-input behaviour, in-process with app.inject(). */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type BuiltApp } from '../../src/serving/app.ts';
+import { fromHalfBits } from '../../src/serving/protocol/fp16.ts';
+import { echoInputs, makeServingRepo } from './helpers/serving-repo.ts';
+
+let built: BuiltApp;
+const inject = (o: Parameters<BuiltApp['app']['inject']>[0]) => built.app.inject(o);
+
+beforeAll(async () => {
+  built = await buildApp({ repoDir: makeServingRepo({ tinyVersions: [1, 2], tinyConfig: { version_policy: { all: true }, dynamic_batching: { max_queue_delay_ms: 1 } } }) });
+});
+afterAll(async () => built.dispose());
+
+function binaryRequest(header: object, chunks: Uint8Array[]) {
+  const json = Buffer.from(JSON.stringify(header));
+  return { body: Buffer.concat([json, ...chunks]), headerLength: String(json.length) };
+}
+
+describe('health and metadata', () => {
+  it('live and ready answer 200 with an empty body', async () => {
+    for (const url of ['/v2/health/live', '/v2/health/ready', '/v2/models/tiny/ready', '/v2/models/tiny/versions/1/ready']) {
+      const r = await inject({ method: 'GET', url });
+      expect(r.statusCode, url).toBe(200);
+      expect(r.body, url).toBe('');
+    }
+  });
+
+  it('server metadata has name, version and extensions', async () => {
+    const r = await inject({ method: 'GET', url: '/v2' });
+    const b = r.json();
+    expect(Object.keys(b).sort()).toEqual(['extensions', 'name', 'version']);
+    expect(b.name).toBe('linesight');
+    expect(typeof b.version).toBe('string');
+    expect(b.extensions).toContain('binary_tensor_data');
+    expect(b.extensions).toContain('model_repository');
+  });
+
+  it('model metadata lists versions as strings and tensors with -1 for the batch dimension', async () => {
+    const b = (await inject({ method: 'GET', url: '/v2/models/tiny' })).json();
+    expect(Object.keys(b).sort()).toEqual(['inputs', 'name', 'outputs', 'platform', 'versions']);
+    expect(b.name).toBe('tiny');
+    expect(b.versions).toEqual(['1', '2']);
+    expect(b.platform).toBe('onnxruntime_onnx');
+    expect(b.inputs).toEqual([{ name: 'image', datatype: 'FP32', shape: [-1, 1, 8, 8] }]);
+    expect(b.outputs).toEqual([{ name: 'logits', datatype: 'FP32', shape: [-1, 3] }]);
+    const v = (await inject({ method: 'GET', url: '/v2/models/tiny/versions/2' })).json();
+    expect(v.versions).toEqual(['2']);
+  });
+
+  it('unknown model or version -> 404 with {error}', async () => {
+    for (const url of ['/v2/models/nope', '/v2/models/tiny/versions/9', '/v2/models/nope/ready', '/v2/models/tiny/versions/9/ready']) {
+      const r = await inject({ method: 'GET', url });
+      expect(r.statusCode, url).toBe(404);
+      expect(typeof r.json().error, url).toBe('string');
+    }
+    const r = await inject({ method: 'POST', url: '/v2/models/tiny/versions/7/infer', payload: { inputs: [] } });
+    expect(r.statusCode).toBe(404);
+    expect(r.json().code).toBe('LS_ERR_VERSION_NOT_FOUND');
+  });
+});
+
+describe('infer', () => {
+  it('JSON request -> response with model_name, model_version, id and every output in order', async () => {
+    const r = await inject({ method: 'POST', url: '/v2/models/echo/infer', payload: { id: 'req-7', inputs: echoInputs(2) } });
+    expect(r.statusCode).toBe(200);
+    const b = r.json();
+    expect(Object.keys(b).sort()).toEqual(['id', 'model_name', 'model_version', 'outputs']);
+    expect(b).toMatchObject({ model_name: 'echo', model_version: '1', id: 'req-7' });
+    const byName = Object.fromEntries(b.outputs.map((o: { name: string }) => [o.name, o]));
+    for (const o of b.outputs) expect(Object.keys(o).sort()).toEqual(['data', 'datatype', 'name', 'shape']);
+    expect(byName.f32_out).toEqual({ name: 'f32_out', datatype: 'FP32', shape: [2, 4], data: [1.5, -2, 3.25, 0, 1.5, -2, 3.25, 0] });
+    expect(byName.i64_out.data).toEqual([-5, 9007199254740991, -5, 9007199254740991]);
+    expect(byName.h_out).toMatchObject({ datatype: 'FP16', data: [0.5, -1.25, 0.5, -1.25] });
+    expect(byName.s_out).toMatchObject({ datatype: 'BYTES', data: ['héllo', 'héllo'] });
+    expect(byName.b_out).toMatchObject({ datatype: 'BOOL', data: [true, false, true, false] });
+    expect(byName.u8_out.data).toEqual([0, 128, 255, 0, 128, 255]);
+  });
+
+  it('returns only the requested outputs; a versioned path answers with that version', async () => {
+    const img = { name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: new Array(64).fill(0.5) };
+    const r1 = (await inject({ method: 'POST', url: '/v2/models/tiny/versions/1/infer', payload: { inputs: [img], outputs: [{ name: 'logits' }] } })).json();
+    const r2 = (await inject({ method: 'POST', url: '/v2/models/tiny/versions/2/infer', payload: { inputs: [img] } })).json();
+    const latest = (await inject({ method: 'POST', url: '/v2/models/tiny/infer', payload: { inputs: [img] } })).json();
+    expect(r1.model_version).toBe('1');
+    expect(r2.model_version).toBe('2');
+    expect(latest.model_version).toBe('2');
+    expect(r1.outputs.map((o: { name: string }) => o.name)).toEqual(['logits']);
+    expect(r1.outputs[0].data).not.toEqual(r2.outputs[0].data);
+  });
+
+  it('binary tensor extension: binary inputs, binary_data_output, Inference-Header-Content-Length', async () => {
+    const x = new Float32Array(64).fill(0.25);
+    const { body, headerLength } = binaryRequest(
+      { inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }], parameters: { binary_data_output: true } },
+      [new Uint8Array(x.buffer)],
+    );
+    const r = await inject({ method: 'POST', url: '/v2/models/tiny/infer', headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': headerLength }, payload: body });
+    expect(r.statusCode).toBe(200);
+    const hl = Number(r.headers['inference-header-content-length']);
+    expect(hl).toBeGreaterThan(0);
+    const raw = r.rawPayload;
+    const header = JSON.parse(raw.subarray(0, hl).toString());
+    expect(header.outputs).toEqual([{ name: 'logits', datatype: 'FP32', shape: [1, 3], parameters: { binary_data_size: 12 } }]);
+    expect(raw.length - hl).toBe(12);
+    const json = (await inject({ method: 'POST', url: '/v2/models/tiny/infer', payload: { inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: [...x] }] } })).json();
+    const fromBinary = [...new Float32Array(raw.buffer.slice(raw.byteOffset + hl, raw.byteOffset + hl + 12))];
+    fromBinary.forEach((v, i) => expect(v).toBeCloseTo(json.outputs[0].data[i], 5));
+  });
+
+  it('binary FP16 and BYTES outputs per output parameter', async () => {
+    const r = await inject({
+      method: 'POST', url: '/v2/models/echo/infer',
+      payload: { inputs: echoInputs(1), outputs: [{ name: 'h_out', parameters: { binary_data: true } }, { name: 's_out', parameters: { binary_data: true } }, { name: 'f32_out' }] },
+    });
+    expect(r.statusCode).toBe(200);
+    const hl = Number(r.headers['inference-header-content-length']);
+    const header = JSON.parse(r.rawPayload.subarray(0, hl).toString());
+    expect(header.outputs.map((o: { name: string }) => o.name)).toEqual(['h_out', 's_out', 'f32_out']);
+    const tail = r.rawPayload.subarray(hl);
+    expect(fromHalfBits(tail.readUInt16LE(0))).toBe(0.5);
+    expect(fromHalfBits(tail.readUInt16LE(2))).toBe(-1.25);
+    expect(tail.readUInt32LE(4)).toBe(Buffer.byteLength('héllo'));
+    expect(tail.subarray(8, 8 + 6).toString()).toBe('héllo');
+    expect(header.outputs[2].data).toEqual([1.5, -2, 3.25, 0]);
+  });
+});
+
+describe('bad input: 4xx, {error, code}, and the server answers the next request', () => {
+  const img = (over: Record<string, unknown> = {}) => ({ inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: new Array(64).fill(0.1), ...over }] });
+  const cases: Array<[string, Parameters<BuiltApp['app']['inject']>[0], number, string]> = [
+    ['malformed JSON', { method: 'POST', url: '/v2/models/tiny/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' }, 400, 'LS_ERR_BAD_JSON'],
+    ['empty body', { method: 'POST', url: '/v2/models/tiny/infer', headers: { 'content-type': 'application/json' }, payload: '' }, 400, 'LS_ERR_BAD_JSON'],
+    ['not an object', { method: 'POST', url: '/v2/models/tiny/infer', payload: [1, 2] }, 400, 'LS_ERR_VALIDATION'],
+    ['unknown model', { method: 'POST', url: '/v2/models/ghost/infer', payload: img() }, 404, 'LS_ERR_MODEL_NOT_FOUND'],
+    ['wrong datatype', { method: 'POST', url: '/v2/models/tiny/infer', payload: img({ datatype: 'INT32', data: new Array(64).fill(1) }) }, 400, 'LS_ERR_TENSOR_DATATYPE'],
+    ['shape vs data length', { method: 'POST', url: '/v2/models/tiny/infer', payload: img({ data: [1, 2, 3] }) }, 400, 'LS_ERR_TENSOR_SHAPE'],
+    ['wrong rank', { method: 'POST', url: '/v2/models/tiny/infer', payload: img({ shape: [1, 64] }) }, 400, 'LS_ERR_TENSOR_SHAPE'],
+    ['batch above max_batch_size', { method: 'POST', url: '/v2/models/tiny/infer', payload: img({ shape: [9, 1, 8, 8], data: new Array(9 * 64).fill(0) }) }, 400, 'LS_ERR_TENSOR_SHAPE'],
+    ['NaN where forbidden', { method: 'POST', url: '/v2/models/tiny/infer', payload: img({ data: [...new Array(63).fill(0), 'NaN'] }) }, 400, 'LS_ERR_TENSOR_NONFINITE'],
+    ['Infinity where forbidden', { method: 'POST', url: '/v2/models/tiny/infer', payload: img({ data: [...new Array(63).fill(0), '-Infinity'] }) }, 400, 'LS_ERR_TENSOR_NONFINITE'],
+    ['path traversal (encoded)', { method: 'POST', url: '/v2/models/..%2F..%2Fetc/infer', payload: img() }, 400, 'LS_ERR_PATH_TRAVERSAL'],
+    ['path traversal (double encoded)', { method: 'GET', url: '/v2/models/%252e%252e%252fetc' }, 400, 'LS_ERR_PATH_TRAVERSAL'],
+    ['path traversal (backslash)', { method: 'GET', url: '/v2/models/..%5C..%5Cetc/ready' }, 400, 'LS_ERR_PATH_TRAVERSAL'],
+    ['bad model name', { method: 'GET', url: '/v2/models/a%20b' }, 400, 'LS_ERR_MODEL_NAME'],
+    ['bad binary header length', { method: 'POST', url: '/v2/models/tiny/infer', headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': '999999' }, payload: Buffer.from('{}') }, 400, 'LS_ERR_BAD_REQUEST'],
+  ];
+  it.each(cases)('%s', async (_name, req, status, code) => {
+    const r = await inject(req);
+    expect(r.statusCode).toBe(status);
+    expect(r.json()).toMatchObject({ code });
+    expect(typeof r.json().error).toBe('string');
+    expect((await inject({ method: 'GET', url: '/v2/health/live' })).statusCode).toBe(200);
+  });
+
+  it('NaN is accepted on an input configured with allow_nonfinite', async () => {
+    const r = await inject({ method: 'POST', url: '/v2/models/echo/infer', payload: { inputs: echoInputs(1), outputs: [{ name: 'nf_out' }] } });
+    expect(r.statusCode).toBe(200);
+    expect(r.json().outputs[0].data).toEqual([null]); // JSON has no NaN
+  });
+
+  it('body over the size limit -> 413', async () => {
+    const small = await buildApp({ service: built.service, bodyLimit: 512 });
+    try {
+      const r = await small.app.inject({ method: 'POST', url: '/v2/models/tiny/infer', payload: img({ data: new Array(64).fill(0.123456789) }) });
+      expect(r.statusCode).toBe(413);
+      expect(r.json().code).toBe('LS_ERR_PAYLOAD_TOO_LARGE');
+    } finally {
+      await small.dispose();
+    }
+  });
+
+  it('unknown route -> 404 {error, code}', async () => {
+    const r = await inject({ method: 'GET', url: '/v2/nothing/here' });
+    expect(r.statusCode).toBe(404);
+    expect(r.json().code).toBe('LS_ERR_NOT_FOUND');
+  });
+});
