@@ -34,7 +34,7 @@ const idParam = z.strictObject({ id: z.string().regex(/^[a-f0-9]{12}$/, 'a token
 const UPLOAD_FILES = ['model.onnx', 'config.yaml', 'signature.json'] as const;
 const uploadQuery = z.strictObject({
   file: z.enum(UPLOAD_FILES),
-  version: z.string().optional(),
+  version: z.string().regex(/^[1-9]\d{0,8}$/, 'a version is a positive integer').optional(),
 });
 
 function who(req: FastifyRequest): string {
