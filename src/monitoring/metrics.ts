@@ -21,11 +21,11 @@ export class Metrics {
   readonly queueDepth: Gauge<'model' | 'version'>;
   readonly modelsLoaded: Gauge<'state'>;
 
-  constructor(opts: { registry?: Registry; processMetrics?: boolean } = {}) {
+  constructor(opts: { registry?: Registry; defaultMetrics?: boolean } = {}) {
     this.registry = opts.registry ?? new Registry();
     const registers = [this.registry];
     // prom-client's default metrics include gauges named *_total, which promtool rejects; these few suffice.
-    if (opts.processMetrics ?? true) registerProcessMetrics(registers);
+    if (opts.defaultMetrics ?? true) registerProcessMetrics(registers);
     this.requests = new Counter({
       name: 'linesight_inference_requests_total',
       help: 'Inference requests by model, version, endpoint and HTTP status.',

@@ -1,11 +1,12 @@
 /** Open Inference Protocol v2 conformance and bad-input behaviour, in-process with app.inject(). */
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type BuiltApp } from '../../src/serving/app.ts';
 import { fromHalfBits } from '../../src/serving/protocol/fp16.ts';
 import { echoInputs, makeServingRepo } from './helpers/serving-repo.ts';
 
 let built: BuiltApp;
-const inject = (o: Parameters<BuiltApp['app']['inject']>[0]) => built.app.inject(o);
+const inject = (o: InjectOptions) => built.app.inject(o);
 
 beforeAll(async () => {
   built = await buildApp({ repoDir: makeServingRepo({ tinyVersions: [1, 2], tinyConfig: { version_policy: { all: true }, dynamic_batching: { max_queue_delay_ms: 1 } } }) });
@@ -128,7 +129,7 @@ describe('infer', () => {
 
 describe('bad input: 4xx, {error, code}, and the server answers the next request', () => {
   const img = (over: Record<string, unknown> = {}) => ({ inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: new Array(64).fill(0.1), ...over }] });
-  const cases: Array<[string, Parameters<BuiltApp['app']['inject']>[0], number, string]> = [
+  const cases: Array<[string, InjectOptions, number, string]> = [
     ['malformed JSON', { method: 'POST', url: '/v2/models/tiny/infer', headers: { 'content-type': 'application/json' }, payload: '{"inputs": [' }, 400, 'LS_ERR_BAD_JSON'],
     ['empty body', { method: 'POST', url: '/v2/models/tiny/infer', headers: { 'content-type': 'application/json' }, payload: '' }, 400, 'LS_ERR_BAD_JSON'],
     ['not an object', { method: 'POST', url: '/v2/models/tiny/infer', payload: [1, 2] }, 400, 'LS_ERR_VALIDATION'],
