@@ -36,6 +36,8 @@ export const optimizeOptionsSchema = z
     /** Weight-only int8 with activations quantized at run time (MatMul-heavy models; no calibration). */
     dynamic: z.boolean().default(false),
     calib: z.string().min(1).optional(),
+    /** Calibration files given directly (benchmarks use the data set's training split). */
+    calibFiles: z.array(z.strictObject({ path: z.string(), label: z.string().optional() })).min(1).optional(),
     calibMethod: z.enum(['minmax', 'percentile']).default('minmax'),
     percentile: z.number().gt(90).max(100).default(99.99),
     calibCount: z.number().int().positive().max(10_000).default(100),
@@ -55,9 +57,16 @@ export const optimizeOptionsSchema = z
   .refine((o) => o.int8 || o.prune !== undefined || o.fp16, { message: 'choose at least one of --int8, --prune RATIO, --fp16' })
   .refine((o) => !(o.int8 && o.fp16), { message: '--int8 and --fp16 cannot be combined (int8 already stores weights in 8 bits)' })
   .refine((o) => !o.structured || o.prune !== undefined, { message: '--structured needs --prune RATIO' })
-  .refine((o) => !o.int8 || o.dynamic || o.calib, { message: 'static --int8 needs --calib DIR (calibration images); use --dynamic for weight-only quantization' })
+  .refine((o) => !o.int8 || o.dynamic || o.calib || o.calibFiles, { message: 'static --int8 needs --calib DIR (calibration images); use --dynamic for weight-only quantization' })
   .refine((o) => !o.dynamic || o.int8, { message: '--dynamic goes with --int8' });
 export type OptimizeOptions = z.input<typeof optimizeOptionsSchema>;
+
+/** At most `n` items evenly spaced over the list (so every class of a sorted list is represented). */
+function spread<T>(items: readonly T[], n: number): T[] {
+  if (items.length <= n) return [...items];
+  const step = items.length / n;
+  return Array.from({ length: n }, (_, i) => items[Math.floor(i * step)]!);
+}
 
 /** Progress messages for a terminal (stderr); silent when not given. */
 export type OptimizeProgress = (message: string) => void;
@@ -110,7 +119,7 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
     const inputName = manifest.inputs[0]!.name;
     let calib: Sample[] = [];
     if (o.int8 && !o.dynamic) {
-      const files = await listImageFiles(o.calib!, o.calibCount);
+      const files = o.calibFiles ? spread(o.calibFiles, o.calibCount) : await listImageFiles(o.calib!, o.calibCount);
       progress(`calibrating on ${files.length} images (${o.calibMethod}${o.calibMethod === 'percentile' ? ` ${o.percentile}` : ''})`);
       calib = await loadSamples(files, spec!);
     }

@@ -1,0 +1,91 @@
+/**
+ * Benchmark of `linesight optimize` on the bundled steel-surface model (run: `npm run bench:optimize`).
+ * Works on a temporary copy of the repository (nothing is written into models/); calibrates on the
+ * training split and evaluates on the test split of tools/train/split.json, then prints the reports
+ * and the issue's targets. Flags: --variants int8,int8-percentile,prune,structured,fp16  --iterations N  --threads N
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { parseWith } from '../src/core/validate.ts';
+import { getBackend } from '../src/runtime/index.ts';
+import { cpuFeatures } from '../src/runtime/cpu-features.ts';
+import { optimizeModel, type OptimizeOptions } from '../src/optimize/optimize.ts';
+import { formatReport, type OptimizeReport } from '../src/optimize/report.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const data = process.env.NEU_DIR ?? '/work/shared/datasets/neu-surface-defect/images';
+const argv = process.argv.slice(2);
+const flag = (name: string, dflt: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 && argv[i + 1] ? argv[i + 1]! : dflt;
+};
+const args = parseWith(
+  z.strictObject({
+    variants: z.array(z.enum(['int8', 'int8-percentile', 'prune', 'structured', 'fp16'])).min(1),
+    iterations: z.number().int().positive(),
+    threads: z.number().int().min(0),
+    calibCount: z.number().int().positive(),
+  }),
+  {
+    variants: flag('variants', 'int8').split(','),
+    iterations: Number(flag('iterations', '40')),
+    threads: Number(flag('threads', '0')),
+    calibCount: Number(flag('calib-count', '200')),
+  },
+  'LS_ERR_VALIDATION',
+  'bench arguments',
+);
+
+const split = z.object({ train: z.array(z.string()), test: z.array(z.string()) }).parse(JSON.parse(readFileSync(path.join(root, 'tools/train/split.json'), 'utf8')));
+const files = (list: string[]) => list.map((p) => ({ path: path.join(data, p), label: p.split('/')[0]! }));
+
+const repo = mkdtempSync(path.join(os.tmpdir(), 'linesight-bench-optimize-'));
+cpSync(path.join(root, 'models', 'steel-surface'), path.join(repo, 'steel-surface'), { recursive: true });
+const backend = await getBackend();
+const base: OptimizeOptions = {
+  repo,
+  model: 'steel-surface:1',
+  calibFiles: files(split.train),
+  calibCount: args.calibCount,
+  evalFiles: files(split.test),
+  iterations: args.iterations,
+  threads: args.threads,
+  batches: [1, 16],
+};
+const variants: Record<string, Partial<OptimizeOptions>> = {
+  int8: { int8: true, calibMethod: 'minmax' },
+  'int8-percentile': { int8: true, calibMethod: 'percentile' },
+  prune: { prune: 0.5 },
+  structured: { prune: 0.25, structured: true },
+  fp16: { fp16: true },
+};
+const cpu = cpuFeatures();
+process.stdout.write(`machine: ${cpu.model}, ${cpu.logical_cpus} CPUs, flags ${cpu.flags.join(' ')}; onnxruntime ${backend.version}; node ${process.version}; ${new Date().toISOString()}\n`);
+const results: Record<string, OptimizeReport> = {};
+try {
+  for (const v of args.variants) {
+    process.stdout.write(`\n=== ${v} ===\n`);
+    const r = await optimizeModel({ ...base, ...variants[v] }, backend, (m) => process.stderr.write(`  ${m}\n`));
+    results[v] = r;
+    process.stdout.write(`${formatReport(r)}\n`);
+  }
+  const r = results.int8 ?? results['int8-percentile'];
+  if (r) {
+    const b1 = r.latency.find((x) => x.batch === 1);
+    const b16 = r.latency.find((x) => x.batch === 16);
+    const checks: Array<[string, boolean, string]> = [
+      ['file size <= 0.30x', r.size.file_ratio <= 0.3, r.size.file_ratio.toFixed(3)],
+      ['batch-1 latency <= 0.5x', (b1?.ratio ?? Infinity) <= 0.5, b1?.ratio.toFixed(3) ?? '-'],
+      ['batch-16 latency <= 0.7x', (b16?.ratio ?? Infinity) <= 0.7, b16?.ratio.toFixed(3) ?? '-'],
+      ['accuracy drop <= 1.0 point', (r.accuracy?.drop_points ?? Infinity) <= 1, r.accuracy?.drop_points.toFixed(2) ?? '-'],
+      ['argmax agreement >= 99%', (r.accuracy?.argmax_agreement ?? 0) >= 0.99, r.accuracy ? `${(r.accuracy.argmax_agreement * 100).toFixed(2)}%` : '-'],
+    ];
+    process.stdout.write('\ntargets (int8):\n');
+    for (const [name, ok, value] of checks) process.stdout.write(`  ${ok ? 'met    ' : 'NOT met'}  ${name}: ${value}\n`);
+  }
+  if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(results)}\n`);
+} finally {
+  rmSync(repo, { recursive: true, force: true });
+}
