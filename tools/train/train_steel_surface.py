@@ -308,6 +308,9 @@ def write_fixtures(model, data_dir, split, test_logits):
     fix_dir = os.path.join(REPO_ROOT, "test", "fixtures")
     neu_dir = os.path.join(fix_dir, "neu")
     os.makedirs(neu_dir, exist_ok=True)
+    for f in os.listdir(neu_dir):  # drop images left by an earlier run with other picks
+        if f.lower().endswith(".jpg"):
+            os.remove(os.path.join(neu_dir, f))
     chosen = []
     for cls in CLASSES:
         items = sorted(by_class[cls], key=lambda t: numeric(t[0]))
@@ -362,6 +365,9 @@ def write_fixtures(model, data_dir, split, test_logits):
     for cls in CLASSES:
         d = os.path.join(samples_dir, cls)
         os.makedirs(d, exist_ok=True)
+        for f in os.listdir(d):
+            if f.lower().endswith(".jpg"):
+                os.remove(os.path.join(d, f))
         for rel in sorted((r for r, _ in by_class[cls]), key=numeric)[:5]:
             shutil.copyfile(os.path.join(data_dir, rel), os.path.join(d, rel.split("/")[1]))
     return chosen
