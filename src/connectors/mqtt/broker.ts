@@ -1,0 +1,93 @@
+/**
+ * The embedded MQTT broker (aedes) that `linesight start` runs so one command is enough.
+ * Optional authentication/authorisation hooks and TLS come from the security layer.
+ */
+import net from 'node:net';
+import tls from 'node:tls';
+import { Aedes } from 'aedes';
+import { LsError } from '../../core/errors.ts';
+import type { Disposable } from '../../core/dispose.ts';
+
+/** A connected MQTT client as the hooks see it. */
+export interface BrokerClient {
+  readonly id: string;
+}
+
+/** Authentication and per-topic authorisation of broker clients. */
+export interface BrokerAuth {
+  authenticate(client: BrokerClient, username: string | undefined, password: Buffer | undefined): boolean | Promise<boolean>;
+  authorizePublish(client: BrokerClient, topic: string): boolean;
+  authorizeSubscribe(client: BrokerClient, topic: string): boolean;
+}
+
+export interface BrokerOptions {
+  readonly port: number;
+  readonly host?: string;
+  readonly auth?: BrokerAuth;
+  readonly tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
+  /** The option a user changes when the port is taken, named in the error (e.g. `--mqtt-port`). */
+  readonly portOption?: string;
+}
+
+export interface EmbeddedBroker extends Disposable {
+  /** mqtt://host:port (or mqtts://) clients connect to. */
+  readonly url: string;
+  readonly port: number;
+}
+
+/** Start aedes on a TCP (or TLS) port; a taken port gives LS_ERR_PORT_IN_USE naming the option. */
+export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> {
+  const auth = opts.auth;
+  const aedes = await Aedes.createBroker(
+    auth
+      ? {
+          authenticate: (client, username, password, done) => {
+            Promise.resolve(auth.authenticate(client, username, password)).then(
+              (ok) => {
+                if (ok) return done(null, true);
+                const err = Object.assign(new Error('bad username or password'), { returnCode: 4 as const });
+                done(err, false);
+              },
+              () => done(Object.assign(new Error('authentication failed'), { returnCode: 3 as const }), false),
+            );
+          },
+          authorizePublish: (client, packet, done) => {
+            if (client && !auth.authorizePublish(client, packet.topic)) return done(new Error(`not allowed to publish on ${packet.topic}`));
+            done(null);
+          },
+          authorizeSubscribe: (client, sub, done) => {
+            if (!auth.authorizeSubscribe(client, sub.topic)) return done(new Error(`not allowed to subscribe to ${sub.topic}`));
+            done(null, sub);
+          },
+        }
+      : {},
+  );
+  const server = opts.tls
+    ? tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}), requestCert: opts.tls.requestCert ?? false }, aedes.handle)
+    : net.createServer(aedes.handle);
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EADDRINUSE') {
+        reject(new LsError('LS_ERR_PORT_IN_USE', `MQTT port ${opts.port} on ${host} is taken${opts.portOption ? `; choose another with ${opts.portOption} <port>, or use an existing broker with --mqtt mqtt://host:port` : ''}`, { subject: String(opts.port) }));
+      } else reject(new LsError('LS_ERR_BROKER', e.message, { cause: e }));
+    });
+    server.listen(opts.port, host, () => resolve());
+  }).catch(async (e: unknown) => {
+    await new Promise<void>((r) => aedes.close(() => r()));
+    throw e;
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  let closed = false;
+  return {
+    url: `${opts.tls ? 'mqtts' : 'mqtt'}://${host}:${port}`,
+    port,
+    async dispose() {
+      if (closed) return;
+      closed = true;
+      await new Promise<void>((r) => aedes.close(() => r()));
+      // connected clients are closed by aedes.close; the listener stops accepting new ones
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

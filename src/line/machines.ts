@@ -1,0 +1,286 @@
+/**
+ * Predictive maintenance on the sensor stream: readings are micro-batched (max size / max delay),
+ * turned into model features (raw values and rolling windows), scored by the machine-failure model
+ * in one predictRows call per model, run through each machine's rule, and committed together with
+ * any decision and alert. A reading's promise resolves when it is committed (then MQTT acknowledges it).
+ */
+import type { Clock } from '../core/clock.ts';
+import { toLsError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
+import type { DecisionKind } from '../pipeline/decide.ts';
+import type { Prediction } from '../pipeline/post/predict.ts';
+import type { RawRow } from '../pipeline/pre/tabular.ts';
+import type { InferenceService } from '../serving/inference-service.ts';
+import type { AlertRecord, DecisionRecord, ReadingRecord } from '../store/store.ts';
+import type { ActionRunner } from './actions.ts';
+import type { AlertManager } from './alerts.ts';
+import type { Committer } from './committer.ts';
+import { occlusionContributions } from './contributions.ts';
+import type { EventBus } from './events.ts';
+import { machineWindows, type MachineConfig } from './line-config.ts';
+import type { LineMetrics } from './metrics.ts';
+import { INITIAL_RULE_STATE, stepRule, type RuleState } from './rules.ts';
+import type { LiveStats } from './stats.ts';
+import { MachineWindows } from './windows.ts';
+
+/** One validated reading waiting for its micro-batch. */
+export interface SensorItem {
+  readonly line: string;
+  readonly machine: MachineConfig;
+  readonly ts: number;
+  readonly type?: string | undefined;
+  readonly values: Readonly<Record<string, number>>;
+  readonly msg_id: string;
+  /** clock.hrNow() when the message arrived, for the reading-to-decision latency. */
+  readonly recvHr: number;
+}
+
+interface Queued extends SensorItem {
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+interface MachineState {
+  windows: MachineWindows;
+  rule: RuleState;
+  lastEventAt: number;
+}
+
+export interface MachinePipelineDeps {
+  readonly service: InferenceService;
+  readonly committer: Committer;
+  readonly alerts: AlertManager;
+  readonly actions: ActionRunner;
+  readonly bus: EventBus;
+  readonly stats: LiveStats;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly metrics: LineMetrics;
+  readonly batch: { readonly max_size: number; readonly max_delay_ms: number };
+  /** Called after each committed micro-batch with every reading's receipt-to-decision latency. */
+  readonly onCommitted?: ((items: ReadonlyArray<{ msg_id: string; latency_ms: number }>) => void) | undefined;
+  /** Minimum time between two live `machine` events of one machine (the dashboard needs no more). */
+  readonly eventIntervalMs?: number;
+}
+
+/** The model's failure probability: P(positive label), else the last class, else the score. */
+export function failureProbability(p: Prediction, positiveLabel?: string): number {
+  if (p.probabilities) {
+    if (positiveLabel !== undefined && p.probabilities[positiveLabel] !== undefined) return p.probabilities[positiveLabel];
+    const v = Object.values(p.probabilities);
+    return v[v.length - 1] ?? NaN;
+  }
+  return p.score ?? p.probability ?? NaN;
+}
+
+/** The model feature row for a reading, or the name of what is missing. */
+export function featureRow(m: MachineConfig, item: Pick<SensorItem, 'values' | 'type'>, windowed: Readonly<Record<string, number>>): RawRow | string {
+  const row: Record<string, string | number> = {};
+  for (const [feature, src] of Object.entries(m.features)) {
+    if ('constant' in src) row[feature] = src.constant;
+    else if ('field' in src) {
+      const v = src.field === 'type' ? item.type : m.id;
+      if (v === undefined) return `reading has no "${src.field}" (needed for feature "${feature}")`;
+      row[feature] = v;
+    } else {
+      const v = src.window ? windowed[feature] : item.values[src.value];
+      if (v === undefined || !Number.isFinite(v)) return `reading has no finite "${src.value}" (needed for feature "${feature}")`;
+      row[feature] = v;
+    }
+  }
+  return row;
+}
+
+/** Why a reading cannot feed its machine's model (checked before it is queued), or undefined. */
+export function missingInput(m: MachineConfig, item: Pick<SensorItem, 'values' | 'type'>): string | undefined {
+  for (const [feature, src] of Object.entries(m.features)) {
+    if ('field' in src && src.field === 'type' && item.type === undefined) return `reading has no "type" (needed for feature "${feature}")`;
+    if ('value' in src && item.values[src.value] === undefined) return `reading has no value "${src.value}" (needed for feature "${feature}")`;
+  }
+  return undefined;
+}
+
+/** The reference row values used to explain alerts. */
+function references(m: MachineConfig): Record<string, number | string> {
+  const out: Record<string, number | string> = {};
+  for (const [f, src] of Object.entries(m.features)) {
+    if ('value' in src && src.reference !== undefined) out[f] = src.reference;
+  }
+  return out;
+}
+
+export class MachinePipeline {
+  private queue: Queued[] = [];
+  private timer: unknown;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly state = new Map<string, MachineState>();
+  private readonly positive = new Map<string, Promise<string | undefined>>();
+  private lastModelErrorLog = -Infinity;
+
+  constructor(private readonly d: MachinePipelineDeps) {}
+
+  /** Queue a reading; resolves when it (with its prediction and decision) is committed. */
+  enqueue(item: SensorItem): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ ...item, resolve, reject });
+      if (this.queue.length >= this.d.batch.max_size) this.flushNow();
+      else if (this.timer === undefined) this.timer = this.d.clock.setTimeout(() => this.flushNow(), this.d.batch.max_delay_ms);
+    });
+  }
+
+  /** Process whatever is queued now. */
+  flushNow(): Promise<void> {
+    if (this.timer !== undefined) {
+      this.d.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length) this.chain = this.chain.then(() => this.process(batch)).catch((e: unknown) => this.d.log.error({ err: (e as Error).message }, 'sensor batch failed'));
+    return this.chain;
+  }
+
+  private machineState(key: string, m: MachineConfig): MachineState {
+    let s = this.state.get(key);
+    if (!s) this.state.set(key, (s = { windows: new MachineWindows(machineWindows(m)), rule: INITIAL_RULE_STATE, lastEventAt: -Infinity }));
+    return s;
+  }
+
+  private positiveLabel(model: string): Promise<string | undefined> {
+    let p = this.positive.get(model);
+    if (!p) {
+      p = this.d.service.manifest(model).then((m) => m.decision.positive_label ?? m.labels?.[m.labels.length - 1], () => undefined);
+      this.positive.set(model, p);
+      p.then((v) => v === undefined && this.positive.delete(model), () => this.positive.delete(model));
+    }
+    return p;
+  }
+
+  private async process(batch: Queued[]): Promise<void> {
+    const d = this.d;
+    d.metrics.batchSize.observe(batch.length);
+    // 1. features, in arrival order (windows are stateful)
+    const rows: Array<RawRow | undefined> = batch.map((it) => {
+      const s = this.machineState(`${it.line}/${it.machine.id}`, it.machine);
+      const r = featureRow(it.machine, it, s.windows.push(it.ts, it.values));
+      return typeof r === 'string' ? undefined : r;
+    });
+    // 2. one predictRows per model
+    const probs: Array<number | undefined> = new Array(batch.length);
+    const versions: Array<number | undefined> = new Array(batch.length);
+    const byModel = new Map<string, number[]>();
+    batch.forEach((it, i) => {
+      if (!rows[i]) return;
+      const k = `${it.machine.model}:${it.machine.version ?? ''}`;
+      let g = byModel.get(k);
+      if (!g) byModel.set(k, (g = []));
+      g.push(i);
+    });
+    const t0 = d.clock.hrNow();
+    for (const idx of byModel.values()) {
+      const m = batch[idx[0]!]!.machine;
+      try {
+        const preds = await d.service.predictRows(m.model, idx.map((i) => rows[i]!), m.version === undefined ? {} : { version: m.version });
+        const pos = await this.positiveLabel(m.model);
+        preds.forEach((p, j) => {
+          probs[idx[j]!] = failureProbability(p, pos);
+          versions[idx[j]!] = p.version;
+        });
+      } catch (e) {
+        // the readings are still stored (nothing acknowledged is lost); only their prediction is missing
+        const now = d.clock.now();
+        if (now - this.lastModelErrorLog > 60_000) {
+          this.lastModelErrorLog = now;
+          d.log.error({ model: m.model, err: toLsError(e).toLine() }, 'machine model failed; readings are stored without prediction');
+        }
+      }
+    }
+    const modelMs = (d.clock.hrNow() - t0) / batch.length;
+    // 3. rules, decisions, alerts
+    const readings: ReadingRecord[] = [];
+    const decisions: DecisionRecord[] = [];
+    const alerts: Array<{ alert: AlertRecord; actions: MachineConfig['actions'] }> = [];
+    const published: Array<{ it: Queued; decision: DecisionKind; reason: string; p: number }> = [];
+    for (let i = 0; i < batch.length; i++) {
+      const it = batch[i]!;
+      const p = probs[i];
+      const s = this.machineState(`${it.line}/${it.machine.id}`, it.machine);
+      let decision: DecisionKind | undefined;
+      if (p !== undefined) {
+        const step = stepRule(it.machine.rule, s.rule, { score: p });
+        s.rule = step.state;
+        decision = step.state.active ? 'ALERT' : 'PASS';
+        if (step.fired || step.cleared) {
+          const reason = step.fired ? `failure probability ${(p * 100).toFixed(1)}% (rule ${it.machine.rule.type} at ${it.machine.rule.type === 'consecutive' ? (it.machine.rule.above ?? 0.5) : it.machine.rule.above})` : `failure probability back to ${(p * 100).toFixed(1)}%`;
+          decisions.push({ ts: it.ts, line: it.line, source: it.machine.id, decision, reason });
+          published.push({ it, decision, reason, p });
+          const alertAction = it.machine.actions.find((a) => a.do === 'alert');
+          if (step.fired && alertAction && alertAction.do === 'alert') {
+            const contributions = await this.explain(it, rows[i]!).catch(() => undefined);
+            alerts.push({
+              alert: d.alerts.build({
+                ts: it.ts, line: it.line, source: it.machine.id, severity: alertAction.severity,
+                message: alertAction.message ?? `machine ${it.machine.id}: failure risk ${(p * 100).toFixed(0)}%${contributions?.[0] ? `, driven by ${contributions[0].feature}` : ''}`,
+                probability: p, contributions,
+              }),
+              actions: it.machine.actions,
+            });
+          }
+        }
+      }
+      readings.push({
+        msg_id: it.msg_id, line: it.line, machine: it.machine.id, ts: it.ts, type: it.type, values: it.values,
+        model: p !== undefined ? it.machine.model : undefined, version: versions[i], probability: p, decision, latency_ms: p !== undefined ? modelMs : undefined,
+      });
+    }
+    // 4. commit without holding up the next batch's model run; acknowledge and announce after commit
+    d.committer.write({ readings, decisions, alerts: alerts.map((a) => a.alert) }).then(
+      () => this.afterCommit(batch, probs, published, alerts),
+      (e: unknown) => {
+        for (const it of batch) it.reject(e);
+      },
+    );
+  }
+
+  private async explain(it: SensorItem, row: RawRow) {
+    const refs = references(it.machine);
+    const pos = await this.positiveLabel(it.machine.model);
+    return occlusionContributions(
+      async (rows) => (await this.d.service.predictRows(it.machine.model, rows, it.machine.version === undefined ? {} : { version: it.machine.version })).map((p) => failureProbability(p, pos)),
+      row,
+      refs,
+      it.machine.top_contributions,
+    );
+  }
+
+  private afterCommit(
+    batch: Queued[],
+    probs: Array<number | undefined>,
+    published: Array<{ it: Queued; decision: DecisionKind; reason: string; p: number }>,
+    alerts: Array<{ alert: AlertRecord; actions: MachineConfig['actions'] }>,
+  ): void {
+    const d = this.d;
+    const nowHr = d.clock.hrNow();
+    const now = d.clock.now();
+    const lat: Array<{ msg_id: string; latency_ms: number }> = [];
+    const interval = d.eventIntervalMs ?? 250;
+    batch.forEach((it, i) => {
+      it.resolve();
+      const ms = nowHr - it.recvHr;
+      lat.push({ msg_id: it.msg_id, latency_ms: ms });
+      d.metrics.decisionLatency.observe({ kind: 'sensors' }, ms / 1000);
+      const s = this.state.get(`${it.line}/${it.machine.id}`)!;
+      const p = probs[i];
+      d.stats.machine({ line: it.line, machine: it.machine.id, ts: it.ts, values: it.values, probability: p, decision: p === undefined ? undefined : s.rule.active ? 'ALERT' : 'PASS', alert_active: s.rule.active });
+      if (now - s.lastEventAt >= interval) {
+        s.lastEventAt = now;
+        d.bus.publish({ type: 'machine', ts: it.ts, line: it.line, machine: it.machine.id, values: it.values, model: it.machine.model, ...(p !== undefined ? { probability: p, decision: s.rule.active ? 'ALERT' as const : 'PASS' as const } : {}) });
+      }
+    });
+    for (const x of published) {
+      d.actions.run(x.it.machine.actions, { ts: x.it.ts, line: x.it.line, source: x.it.machine.id, decision: x.decision, reason: x.reason, probability: x.p });
+    }
+    for (const a of alerts) d.alerts.announce(a.alert, a.actions);
+    d.onCommitted?.(lat);
+  }
+}
