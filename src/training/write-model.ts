@@ -31,7 +31,7 @@ export async function writeModelVersion(
   onnx: Uint8Array,
   manifest: Record<string, unknown>,
   header: string,
-  opts: { version?: number; versionConfig?: boolean } = {},
+  opts: { version?: number } = {},
 ): Promise<WrittenModel> {
   assertModelName(name);
   const text = manifestYaml({ name, ...manifest }, header);
@@ -48,7 +48,7 @@ export async function writeModelVersion(
   }
   let modelLevel = path.join(modelDir, 'config.yaml');
   const hasModelConfig = await fs.access(modelLevel).then(() => true, () => false);
-  const configPath = !hasModelConfig && !opts.versionConfig ? modelLevel : path.join(versionDir, 'config.yaml');
+  const configPath = !hasModelConfig ? modelLevel : path.join(versionDir, 'config.yaml');
   await fs.mkdir(versionDir, { recursive: true });
   // model.onnx last: a version only counts once its model.onnx exists, so a reader never sees half a version.
   await fs.writeFile(configPath, text);

@@ -1,4 +1,8 @@
-/** `linesight eval -m MODEL DIR`: accuracy, per-class precision/recall/F1, confusion matrix, latency. */
+/**
+ * `linesight eval -m MODEL DIR`: accuracy, per-class precision/recall/F1, confusion matrix, latency.
+ * For a tabular model, `eval -m MODEL data.csv --target COL`: RMSE/MAE/R² (regression) or
+ * ROC-AUC/PR-AUC/precision/recall/F1 at the model's threshold (binary) or accuracy (multi-class).
+ */
 import type { Command } from 'commander';
 import { action, DEFAULT_REPO, openModel, pct } from '../context.ts';
 import { readBatchItem } from '../files.ts';
@@ -7,6 +11,11 @@ import { classificationReport, type ClassificationReport } from '../../eval/clas
 import { createProgress } from '../progress.ts';
 import { LsError } from '../../core/errors.ts';
 import type { LoadedModel } from '../../pipeline/model.ts';
+import type { Prediction } from '../../pipeline/post/predict.ts';
+import { readCsv, toRecords } from '../../data/readers/csv.ts';
+import { requireColumns, rowProblem } from '../../data/rows.ts';
+import { binaryMetrics, type BinaryMetrics } from '../../eval/binary.ts';
+import { regressionMetrics, type RegressionMetrics } from '../../eval/regression.ts';
 
 const CHUNK = 64;
 
@@ -91,6 +100,75 @@ export function formatImageEval(r: ImageEvalResult): string {
   return lines.join('\n');
 }
 
+/** The result of evaluating a tabular model on a labelled CSV. */
+export type TableEvalResult = {
+  readonly model: string;
+  readonly version: number;
+  readonly rows: number;
+  readonly failed: ReadonlyArray<{ row: number; error: string }>;
+} & (
+  | { readonly kind: 'regression'; readonly metrics: RegressionMetrics }
+  | { readonly kind: 'binary'; readonly positive_label: string; readonly metrics: BinaryMetrics }
+  | { readonly kind: 'multiclass'; readonly metrics: ClassificationReport }
+);
+
+/** Index of a true label among the model's labels ("1.0" matches "1"), or -1. */
+function labelIndex(labels: readonly string[], value: string): number {
+  const v = value.trim();
+  const i = labels.indexOf(v);
+  if (i >= 0 || v === '' || !Number.isFinite(Number(v))) return i;
+  return labels.findIndex((l) => l.trim() !== '' && Number(l) === Number(v));
+}
+
+/** Evaluate a tabular model on a CSV with a target column. Bad rows are listed, not fatal. */
+export async function evaluateTable(model: LoadedModel, file: string, target: string): Promise<TableEvalResult> {
+  const m = model.manifest;
+  if (m.preprocess.kind !== 'tabular') throw new LsError('LS_ERR_BAD_REQUEST', `model ${model.name} is not a tabular model`);
+  const table = await readCsv(file);
+  if (!table.columns.includes(target)) throw new LsError('LS_ERR_CSV', `no target column "${target}" (columns: ${table.columns.join(', ')})`, { subject: file });
+  requireColumns(table, m.preprocess.features, file);
+  const labels = m.labels ?? [];
+  const failed: Array<{ row: number; error: string }> = [];
+  const good: Array<{ record: Record<string, string>; truth: string }> = [];
+  toRecords(table).forEach((r, i) => {
+    const problem = rowProblem(r, m.preprocess.kind === 'tabular' ? m.preprocess.features : []);
+    const truth = r[target] ?? '';
+    if (problem) failed.push({ row: i + 1, error: problem });
+    else if (m.task === 'regression' && !Number.isFinite(Number(truth.trim() || 'x'))) failed.push({ row: i + 1, error: `target "${target}" is not a number: ${JSON.stringify(truth)}` });
+    else if (m.task === 'classification' && labelIndex(labels, truth) < 0) failed.push({ row: i + 1, error: `target "${target}" value ${JSON.stringify(truth)} is not a label of the model (${labels.join(', ')})` });
+    else good.push({ record: r, truth });
+  });
+  if (!good.length) throw new LsError('LS_ERR_DATASET', `no row of ${file} can be evaluated (${failed[0]?.error ?? 'empty'})`, { subject: file });
+  const preds: Prediction[] = [];
+  for (let s = 0; s < good.length; s += 1024) preds.push(...(await model.predictRows(good.slice(s, s + 1024).map((g) => g.record))));
+  const base = { model: model.name, version: model.version, rows: table.rows.length, failed };
+  if (m.task === 'regression') {
+    return { ...base, kind: 'regression', metrics: regressionMetrics(preds.map((p) => p.score ?? NaN), good.map((g) => Number(g.truth))) };
+  }
+  if (labels.length === 2) {
+    const positive = m.decision.positive_label ?? labels[1]!;
+    const pi = labels.indexOf(positive);
+    const scores = preds.map((p) => p.probabilities?.[positive] ?? NaN);
+    const truth = good.map((g) => (labelIndex(labels, g.truth) === pi ? 1 : 0));
+    return { ...base, kind: 'binary', positive_label: positive, metrics: binaryMetrics(scores, truth, m.decision.threshold ?? 0.5) };
+  }
+  const pairs = good.map((g, i) => [labels[labelIndex(labels, g.truth)]!, preds[i]!.label ?? ''] as [string, string]);
+  return { ...base, kind: 'multiclass', metrics: classificationReport(pairs, labels) };
+}
+
+export function formatTableEval(r: TableEvalResult): string {
+  const lines = [`model ${r.model}:${r.version}  rows ${r.rows}${r.failed.length ? ` (${r.failed.length} not evaluated)` : ''}`];
+  if (r.kind === 'regression') lines.push(`RMSE ${r.metrics.rmse.toPrecision(5)}  MAE ${r.metrics.mae.toPrecision(5)}  R² ${r.metrics.r2.toFixed(4)}`);
+  else if (r.kind === 'binary') {
+    const x = r.metrics;
+    lines.push(`ROC-AUC ${x.roc_auc.toFixed(4)}  PR-AUC ${x.pr_auc.toFixed(4)}  (positive "${r.positive_label}": ${x.positives} of ${x.n})`);
+    lines.push(`at threshold ${x.threshold}: precision ${pct(x.precision)}  recall ${pct(x.recall)}  F1 ${x.f1.toFixed(4)}  accuracy ${pct(x.accuracy)}`);
+    lines.push(`confusion: tp ${x.tp}  fp ${x.fp}  fn ${x.fn}  tn ${x.tn}`);
+  } else lines.push(`accuracy ${pct(r.metrics.accuracy)} (${r.metrics.correct}/${r.metrics.total})  macro-F1 ${r.metrics.macro_f1.toFixed(4)}`);
+  if (r.failed.length) lines.push(`${r.failed.length} row(s) not evaluated:`, ...r.failed.slice(0, 20).map((f) => `  row ${f.row}: ${f.error}`));
+  return lines.join('\n');
+}
+
 export function register(program: Command): void {
   program
     .command('eval')
@@ -98,9 +176,21 @@ export function register(program: Command): void {
     .requiredOption('-m, --model <name[:version]>', 'model name, optionally with a version')
     .option('--repo <dir>', 'model repository folder', DEFAULT_REPO)
     .option('--json', 'print one JSON object')
-    .argument('<data>', 'folder of images in the folder-per-class layout')
-    .action(action(async (data: string, opts: { model: string; repo: string; json?: boolean }) => {
+    .option('--target <column>', 'tabular models: the column holding the true value')
+    .argument('<data>', 'folder of images in the folder-per-class layout, or a CSV for a tabular model')
+    .action(action(async (data: string, opts: { model: string; repo: string; json?: boolean; target?: string }) => {
       const model = await openModel(opts);
+      if (model.manifest.preprocess.kind === 'tabular') {
+        try {
+          if (!opts.target) throw new LsError('LS_ERR_VALIDATION', '--target <column> is required to evaluate a tabular model');
+          const r = await evaluateTable(model, data, opts.target);
+          process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : `${formatTableEval(r)}\n`);
+          if (r.failed.length) process.exitCode = 1;
+        } finally {
+          await model.dispose();
+        }
+        return;
+      }
       try {
         const total = (await readImageFolder(data)).length;
         const bar = opts.json ? undefined : createProgress(total, 'evaluating');

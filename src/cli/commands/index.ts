@@ -4,7 +4,11 @@ import * as models from './models.ts';
 import * as predict from './predict.ts';
 import * as evaluate from './eval.ts';
 import * as train from './train.ts';
+import * as finetune from './finetune.ts';
 import * as optimize from './optimize.ts';
 import * as doctor from './doctor.ts';
+import * as tokens from './tokens.ts';
+import * as keys from './keys.ts';
+import * as audit from './audit.ts';
 
-export const commands: ReadonlyArray<{ register(program: Command): void }> = [models, predict, evaluate, train, optimize, doctor];
+export const commands: ReadonlyArray<{ register(program: Command): void }> = [models, predict, evaluate, train, finetune, optimize, doctor, tokens, keys, audit];

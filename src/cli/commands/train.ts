@@ -13,6 +13,7 @@ import { tableHash, trainTabular, type TabularModel } from '../../training/tabul
 import { exportTabularOnnx } from '../../training/export-onnx.ts';
 import { tabularManifest } from '../../training/tabular-manifest.ts';
 import { writeModelVersion } from '../../training/write-model.ts';
+import { verifyLoads } from '../../training/verify.ts';
 import { DEFAULT_TRAIN_OPTIONS } from '../../training/trainer.ts';
 
 const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
@@ -140,6 +141,7 @@ export function register(program: Command): void {
         trainedAt: new Date().toISOString(),
         options,
       });
+      await verifyLoads(exported.onnx, o.name);
       const written = await writeModelVersion(o.repo, o.name, exported.onnx, manifest, `Trained by: linesight ${commandLine()}`, o.version ? { version: o.version } : {});
       if (o.json) {
         process.stdout.write(`${JSON.stringify({ model: written.name, version: written.version, model_path: written.modelPath, config_path: written.configPath, rows: trained.rows, best_epoch: trained.bestEpoch, epochs_run: trained.history.length, stopped_early: trained.stoppedEarly, threshold: trained.threshold, labels: trained.labels, metrics: trained.metrics, history: trained.history })}\n`);
