@@ -11,7 +11,8 @@ import type { EventBus } from '../line/events.ts';
 import { Metrics } from '../monitoring/metrics.ts';
 import { ModelRepository } from '../repository/repository.ts';
 import { getBackend } from '../runtime/index.ts';
-import { installErrorHandling } from './error-handler.ts';
+import { LsError } from '../core/errors.ts';
+import { installErrorHandling, sendError } from './error-handler.ts';
 import type { InferenceService } from './inference-service.ts';
 import { ModelManager, type AuditSink } from './model-manager.ts';
 import { inspectRoutes, type HttpInspection } from './routes/inspect.ts';
@@ -89,6 +90,8 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
     // Per-request log lines would dominate the log at line rates; metrics count requests instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // Malformed URLs (bad % escapes) are refused by the router itself: answer in the standard shape.
+    frameworkErrors: (_err, _req, reply) => sendError(reply, new LsError('LS_ERR_BAD_REQUEST', 'the URL is malformed')),
     ...(opts.https ? { https: opts.https } : {}),
   }) as unknown as FastifyInstance;
   app.decorate('linesight', { service, metrics, ...(opts.bus ? { bus: opts.bus } : {}) });

@@ -83,7 +83,8 @@ export function decodeInferRequest(body: Uint8Array, headerLength: string | unde
 
   const binaryDefault = request.parameters?.binary_data_output === true;
   let outputs: Array<{ name: string; binary: boolean }> | undefined;
-  if (request.outputs) {
+  // An empty `outputs` list means the same as none: every output.
+  if (request.outputs && request.outputs.length > 0) {
     outputs = request.outputs.map((o) => {
       if (!manifest.outputs.some((s) => s.name === o.name)) {
         throw new LsError('LS_ERR_VALIDATION', `unknown output "${o.name}" (the model gives: ${manifest.outputs.map((s) => s.name).join(', ')})`);

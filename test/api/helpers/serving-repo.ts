@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
 import { DataType, encodeModel, makeNode, makeValueInfo } from '../../../src/onnx/proto.ts';
-import { writeTinyRepo } from '../../helpers/tiny-model.ts';
+import { tinyImageClassifier, writeTinyRepo } from '../../helpers/tiny-model.ts';
 
 /** Inputs of the echo model: each comes back unchanged as `<name>_out`. */
 export const ECHO_INPUTS = [
@@ -68,4 +68,22 @@ export function echoInputs(batch = 1): Array<{ name: string; shape: number[]; da
     { name: 'u8', shape: [batch, 3], datatype: 'UINT8', data: rep([0, 128, 255]) },
     { name: 'nf', shape: [batch, 1], datatype: 'FP32', data: rep(['NaN']) },
   ];
+}
+
+/**
+ * A model "wide" whose session holds ~1 MB of weights (64x64 input, 64 classes), so that a leaked
+ * session shows up in RSS: 200 leaks would add well over 200 MB.
+ */
+export function writeWideModel(root: string): void {
+  const dir = path.join(root, 'wide');
+  mkdirSync(path.join(dir, '1'), { recursive: true });
+  writeFileSync(path.join(dir, '1', 'model.onnx'), tinyImageClassifier(64, 64, 1));
+  writeFileSync(
+    path.join(dir, 'config.yaml'),
+    YAML.stringify({
+      name: 'wide', task: 'classification', max_batch_size: 4,
+      inputs: [{ name: 'image', datatype: 'FP32', shape: [1, 64, 64] }],
+      outputs: [{ name: 'logits', datatype: 'FP32', shape: [64] }],
+    }),
+  );
 }
