@@ -1,8 +1,9 @@
-/** `linesight models`: list the models of a repository with versions, inputs/outputs and task. */
+/** `linesight models`: list the models of a repository with versions, inputs/outputs and task; `models sign|verify|keygen` for signatures. */
 import type { Command } from 'commander';
 import { ModelRepository } from '../../repository/repository.ts';
 import { action, DEFAULT_REPO } from '../context.ts';
 import { isLsError } from '../../core/errors.ts';
+import { registerModelSigning } from './model-signing.ts';
 
 interface ModelSummary {
   name: string;
@@ -39,7 +40,7 @@ export async function listModelSummaries(repoDir: string): Promise<ModelSummary[
 }
 
 export function register(program: Command): void {
-  program
+  const models = program
     .command('models')
     .description('list the models of a model repository')
     .option('--repo <dir>', 'model repository folder', DEFAULT_REPO)
@@ -64,4 +65,5 @@ export function register(program: Command): void {
         if (m.labels) process.stdout.write(`  labels:  ${m.labels.join(', ')}\n`);
       }
     }));
+  registerModelSigning(models);
 }
