@@ -61,6 +61,12 @@ describe('linesight CLI on the bundled steel-surface model', () => {
     expect(rep.accuracy).toBeGreaterThan(0.9);
     expect(Object.keys(rep.per_class)).toHaveLength(6);
     expect(rep.confusion.flat().reduce((a, b) => a + b, 0)).toBe(30);
+    // The committed samples all come from the test split: the split filter keeps all 30, the train list none.
+    const split = JSON.parse((await cli(['eval', '-m', 'steel-surface', '--json', '--split', 'tools/train/split.json', '--subset', 'test', path.resolve('samples/neu')])).stdout) as { total: number };
+    expect(split.total).toBe(30);
+    const none = await cli(['eval', '-m', 'steel-surface', '--split', 'tools/train/split.json', '--subset', 'train', path.resolve('samples/neu')]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/^LS_ERR_DATASET: /);
     const text = await cli(['eval', '-m', 'steel-surface', path.resolve('samples/neu')]);
     expect(text.stdout).toMatch(/accuracy \d+\.\d%/);
     expect(text.stdout).toContain('confusion matrix');

@@ -3,6 +3,8 @@
  * For a tabular model, `eval -m MODEL data.csv --target COL`: RMSE/MAE/R² (regression) or
  * ROC-AUC/PR-AUC/precision/recall/F1 at the model's threshold (binary) or accuracy (multi-class).
  */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { action, DEFAULT_REPO, openModel, pct } from '../context.ts';
 import { readBatchItem } from '../files.ts';
@@ -29,9 +31,33 @@ export interface ImageEvalResult extends ClassificationReport {
   readonly wall_seconds: number;
 }
 
+/** The images of a folder-per-class data set, optionally only those listed (paths `<class>/<file>`). */
+export async function selectImages(dir: string, only?: ReadonlySet<string>): Promise<Array<{ path: string; label: string }>> {
+  const all = await readImageFolder(dir);
+  if (!only) return all;
+  const picked = all.filter((f) => only.has(`${f.label}/${path.basename(f.path)}`));
+  if (!picked.length) throw new LsError('LS_ERR_DATASET', `none of the ${only.size} listed images is in ${dir}`, { subject: dir });
+  return picked;
+}
+
+/** Read a split file ({ "<subset>": ["<class>/<file>", ...] }, as tools/train/split.json) and return one subset. */
+export async function readSplit(file: string, subset: string): Promise<Set<string>> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (e) {
+    throw new LsError('LS_ERR_DATASET', `cannot read the split file: ${(e as Error).message}`, { subject: file });
+  }
+  const list = (parsed as Record<string, unknown>)[subset];
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+    throw new LsError('LS_ERR_DATASET', `the split file has no list "${subset}"`, { subject: file });
+  }
+  return new Set(list as string[]);
+}
+
 /** Evaluate an image classifier on a folder-per-class data set. */
-export async function evaluateImageFolder(model: LoadedModel, dir: string, onProgress?: () => void): Promise<ImageEvalResult> {
-  const files = await readImageFolder(dir);
+export async function evaluateImageFolder(model: LoadedModel, dir: string, onProgress?: () => void, only?: ReadonlySet<string>): Promise<ImageEvalResult> {
+  const files = await selectImages(dir, only);
   const labels = model.manifest.labels ?? [];
   const unknown = [...new Set(files.map((f) => f.label))].filter((l) => !labels.includes(l));
   if (labels.length && unknown.length === new Set(files.map((f) => f.label)).size) {
@@ -177,8 +203,10 @@ export function register(program: Command): void {
     .option('--repo <dir>', 'model repository folder', DEFAULT_REPO)
     .option('--json', 'print one JSON object')
     .option('--target <column>', 'tabular models: the column holding the true value')
+    .option('--split <file>', 'images: evaluate only the files a split file lists (e.g. tools/train/split.json)')
+    .option('--subset <name>', 'images: which list of the split file', 'test')
     .argument('<data>', 'folder of images in the folder-per-class layout, or a CSV for a tabular model')
-    .action(action(async (data: string, opts: { model: string; repo: string; json?: boolean; target?: string }) => {
+    .action(action(async (data: string, opts: { model: string; repo: string; json?: boolean; target?: string; split?: string; subset?: string }) => {
       const model = await openModel(opts);
       if (model.manifest.preprocess.kind === 'tabular') {
         try {
@@ -192,9 +220,10 @@ export function register(program: Command): void {
         return;
       }
       try {
-        const total = (await readImageFolder(data)).length;
+        const only = opts.split ? await readSplit(opts.split, opts.subset ?? 'test') : undefined;
+        const total = (await selectImages(data, only)).length;
         const bar = opts.json ? undefined : createProgress(total, 'evaluating');
-        const r = await evaluateImageFolder(model, data, () => bar?.tick());
+        const r = await evaluateImageFolder(model, data, () => bar?.tick(), only);
         bar?.done();
         process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : `${formatImageEval(r)}\n`);
         if (r.failed.length) process.exitCode = 1;
