@@ -10,5 +10,6 @@ import * as doctor from './doctor.ts';
 import * as tokens from './tokens.ts';
 import * as keys from './keys.ts';
 import * as audit from './audit.ts';
+import * as serve from './serve.ts';
 
-export const commands: ReadonlyArray<{ register(program: Command): void }> = [models, predict, evaluate, train, finetune, optimize, doctor, tokens, keys, audit];
+export const commands: ReadonlyArray<{ register(program: Command): void }> = [models, predict, evaluate, train, finetune, optimize, doctor, tokens, keys, audit, serve];
