@@ -1,0 +1,156 @@
+/**
+ * `linesight start` (= `npm start`): the whole line monitor on one machine — embedded MQTT broker,
+ * SQLite in the data folder, the HTTP server with the line API, dashboard and auth, the line runtime
+ * with config/line.yaml, and the simulator. Prints the dashboard URL and a live status line;
+ * Ctrl-C flushes and closes everything.
+ */
+import path from 'node:path';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { createLogger } from '../../core/log.ts';
+import { parseWith } from '../../core/validate.ts';
+import { startLine, type LineSecurity } from '../../line/app.ts';
+import { action, DEFAULT_REPO } from '../context.ts';
+
+const optsSchema = z.object({
+  port: z.coerce.number().int().min(0).max(65535),
+  mqttPort: z.coerce.number().int().min(0).max(65535),
+  mqtt: z.string().regex(/^mqtts?:\/\//, 'an mqtt:// or mqtts:// URL').optional(),
+  mqttUsername: z.string().optional(),
+  mqttPassword: z.string().optional(),
+  host: z.string().min(1),
+  db: z.string().min(1).optional(),
+  data: z.string().min(1),
+  line: z.string().min(1),
+  repo: z.string().min(1),
+  simulator: z.boolean(),
+  rate: z.coerce.number().min(0).max(1000),
+  sensorRate: z.coerce.number().min(0).max(100_000),
+  defectRate: z.coerce.number().min(0).max(1),
+  images: z.string().optional(),
+  seed: z.coerce.number().int(),
+  insecureNoAuth: z.boolean().optional(),
+  dataKeyFile: z.string().optional(),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  sync: z.enum(['full', 'normal']),
+  status: z.boolean(),
+});
+
+/** One status line: what the line is doing right now. */
+export function statusLine(s: { stations: ReadonlyArray<{ parts_per_s: number; defect_rate: number; total: number }>; readings: number; readingsPerS: number; openAlerts: number; accuracy?: number | undefined }): string {
+  const parts = s.stations.reduce((a, x) => a + x.parts_per_s, 0);
+  const total = s.stations.reduce((a, x) => a + x.total, 0);
+  const defects = s.stations.reduce((a, x) => a + x.defect_rate * x.total, 0);
+  return [
+    `parts ${parts.toFixed(1)}/s (${total} total)`,
+    `defect rate ${total ? ((defects / total) * 100).toFixed(1) : '0.0'}%`,
+    `readings ${s.readingsPerS.toFixed(0)}/s (${s.readings} total)`,
+    `open alerts ${s.openAlerts}`,
+    `accuracy ${s.accuracy === undefined ? '-' : `${(s.accuracy * 100).toFixed(1)}%`}`,
+  ].join(' | ');
+}
+
+async function loadSecurity(o: z.infer<typeof optsSchema>, log: ReturnType<typeof createLogger>, repo: string): Promise<(LineSecurity & { dispose(): Promise<void>; encrypted?: boolean }) | undefined> {
+  // the security layer is optional for this command: when it is absent the server runs without auth
+  let mod: typeof import('../../security/index.ts');
+  try {
+    mod = await import('../../security/index.ts');
+  } catch {
+    return undefined;
+  }
+  const sec = await mod.setupSecurity({
+    dataDir: o.data, log, repoDir: repo, print: (l) => process.stdout.write(`${l}\n`),
+    ...(o.insecureNoAuth ? { insecureNoAuth: true } : {}),
+    ...(o.dataKeyFile ? { dataKeyFile: o.dataKeyFile } : {}),
+    ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
+    ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
+  });
+  return { plugin: sec.plugin, codec: sec.codec, audit: { append: async (e) => void (await sec.audit.append(e)) }, mqttAuth: sec.mqttAuth, mqttInternal: sec.mqttInternal, ...(sec.tls ? { tls: sec.tls } : {}), encrypted: sec.encrypted, dispose: () => sec.dispose() };
+}
+
+export function register(program: Command): void {
+  program
+    .command('start')
+    .description('start the line monitor: MQTT broker, store, HTTP server + dashboard, line runtime and simulator')
+    .option('--port <n>', 'HTTP port', '8080')
+    .option('--host <addr>', 'HTTP listen address', '127.0.0.1')
+    .option('--mqtt-port <n>', 'port of the embedded MQTT broker', '1883')
+    .option('--mqtt <url>', 'use this MQTT broker (mqtt://host:1883) instead of the embedded one')
+    .option('--mqtt-username <name>', 'username on the external broker')
+    .option('--mqtt-password <secret>', 'password on the external broker')
+    .option('--db <path|url>', 'SQLite file (default <data>/linesight.db) or postgres://user@host/db')
+    .option('--data <dir>', 'data folder', './data')
+    .option('--line <file>', 'line configuration', 'config/line.yaml')
+    .option('--repo <dir>', 'model repository', DEFAULT_REPO)
+    .option('--no-simulator', 'do not start the line simulator')
+    .option('--rate <parts/s>', 'simulated parts per second per camera station', '2')
+    .option('--sensor-rate <readings/s>', 'simulated readings per second per machine', '5')
+    .option('--defect-rate <0..1>', 'share of simulated parts drawn from defect classes', '0.15')
+    .option('--images <dir>', 'folder of <class>/<image> frames for the simulator (default NEU images)')
+    .option('--seed <n>', 'simulator seed', '42')
+    .option('--insecure-no-auth', 'no authentication (every caller is admin); for a closed test bench only')
+    .option('--data-key-file <file>', 'AES-256 key to encrypt stored images and readings')
+    .option('--tls-cert <file>', 'TLS certificate (PEM) for HTTPS')
+    .option('--tls-key <file>', 'TLS private key (PEM)')
+    .option('--sync <full|normal>', 'SQLite durability: full survives power loss, normal survives a crash', 'full')
+    .option('--no-status', 'do not print the live status line')
+    .action(action(async (raw: Record<string, unknown>) => {
+      const o = parseWith(optsSchema, raw, 'LS_ERR_VALIDATION', 'start options');
+      const log = createLogger({ level: process.env.LINESIGHT_LOG_LEVEL ?? 'warn' });
+      const repo = path.resolve(o.repo);
+      const security = await loadSecurity(o, log, repo);
+      const line = await startLine({
+        repoDir: repo,
+        line: o.line,
+        db: o.db ?? path.join(o.data, 'linesight.db'),
+        host: o.host,
+        port: o.port,
+        mqttPort: o.mqttPort,
+        ...(o.mqtt ? { mqttUrl: o.mqtt } : {}),
+        ...(o.mqttUsername ? { mqttUsername: o.mqttUsername, mqttPassword: o.mqttPassword ?? '' } : {}),
+        simulator: o.simulator ? { partsPerS: o.rate, readingsPerS: o.sensorRate, seed: o.seed, defectRate: o.defectRate, ...(o.images ? { imageFolder: o.images } : {}) } : false,
+        ...(security ? { security } : {}),
+        logger: log,
+        storeSynchronous: o.sync === 'full' ? 'FULL' : 'NORMAL',
+      }).catch(async (e: unknown) => {
+        await security?.dispose();
+        throw e;
+      });
+      process.stdout.write(`LineSight is running.\n  dashboard: ${line.url}/\n  MQTT:      ${line.mqttUrl}${o.mqtt ? '' : ' (embedded broker)'}\n  store:     ${line.store.kind}${o.simulator ? '\n  simulator: on (--no-simulator to switch off)' : ''}\nPress Ctrl-C to stop.\n`);
+      let lastReadings = 0;
+      let lastAt = Date.now();
+      const tty = process.stdout.isTTY;
+      const timer = setInterval(() => {
+        void (async () => {
+          const now = Date.now();
+          const rt = line.runtime;
+          const open = (await rt.store.listAlerts({ state: 'open', limit: 10_000 }).catch(() => [])).length;
+          const ev = rt.statsEvent();
+          const acc = ev.accuracy.reduce((a, x) => ({ l: a.l + x.labelled, c: a.c + x.correct }), { l: 0, c: 0 });
+          const s = statusLine({ stations: ev.stations, readings: rt.stats.readingsTotal, readingsPerS: ((rt.stats.readingsTotal - lastReadings) * 1000) / Math.max(1, now - lastAt), openAlerts: open, accuracy: acc.l ? acc.c / acc.l : undefined });
+          lastReadings = rt.stats.readingsTotal;
+          lastAt = now;
+          if (o.status) process.stdout.write(tty ? `\r\x1b[2K${s}` : `${s}\n`);
+        })();
+      }, tty ? 1000 : 10_000);
+      let stopping = false;
+      const stop = async (signal: string): Promise<void> => {
+        if (stopping) return;
+        stopping = true;
+        clearInterval(timer);
+        process.stdout.write(`${tty ? '\n' : ''}${signal}: flushing and stopping...\n`);
+        try {
+          await line.dispose();
+          await security?.dispose();
+          process.stdout.write('stopped cleanly.\n');
+        } catch (e) {
+          process.stderr.write(`error while stopping: ${(e as Error).message}\n`);
+          process.exitCode = 1;
+        }
+        process.exit();
+      };
+      process.once('SIGINT', () => void stop('SIGINT'));
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+    }));
+}
