@@ -103,8 +103,13 @@ export class AuditLog implements Disposable {
     return log;
   }
 
-  /** Append one entry; resolves after it is on disk. */
-  append(input: AuditInput): Promise<AuditEntry> {
+  /** Append one entry (contract 8); resolves after it is on disk. */
+  async append(input: AuditInput): Promise<void> {
+    await this.record(input);
+  }
+
+  /** Append one entry and return it as stored (with seq and hash). */
+  record(input: AuditInput): Promise<AuditEntry> {
     const run = async (): Promise<AuditEntry> => {
       if (this.closed) throw new LsError('LS_ERR_SHUTTING_DOWN', 'audit log is closed', { subject: this.file });
       const i = inputSchema.parse(input);

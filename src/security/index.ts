@@ -2,10 +2,11 @@
  * One call that builds LineSight's security for the server/start composition:
  * `const sec = await setupSecurity({...}); startServer({ ..., plugins: [sec.plugin], tls: sec.tls })`,
  * the store gets `sec.codec`, the embedded broker gets `sec.mqttAuth` (and `sec.tls`), model loading
- * calls `sec.modelGuard.check(resolved)`, and every mutating action goes to `sec.audit.append`.
+ * is checked against signatures by the backend when `requireSignedModels` is set, and every mutating
+ * action goes to `sec.audit.append`.
  */
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.ts';
@@ -20,6 +21,7 @@ import { JwtVerifier, type JwtOptions } from './jwt.ts';
 import { MqttAuth } from './mqtt-auth.ts';
 import { securityRoutes } from './routes.ts';
 import { createModelGuard, loadTrustedKeys, type ModelGuard } from './signing.ts';
+import { SignedModelBackend } from './signed-backend.ts';
 import { tlsFromFlags, type TlsMaterial } from './tls.ts';
 import { TokenStore } from './tokens.ts';
 
@@ -82,7 +84,9 @@ export async function setupSecurity(o: SecurityOptions): Promise<Security> {
   const mqttAuth = await MqttAuth.fromFile(o.mqttUsersFile ?? path.join(dataDir, 'mqtt-users.json'));
   const mqttInternal = { username: `linesight-internal-${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('base64url') };
   await mqttAuth.addUser(mqttInternal.username, mqttInternal.password, { publish: ['#'], subscribe: ['#'] });
-  const modelGuard = createModelGuard({ requireSigned: o.requireSignedModels ?? false, trusted: await loadTrustedKeys(o.trustedKeys ?? []) });
+  const trusted = await loadTrustedKeys(o.trustedKeys ?? []);
+  const modelGuard = createModelGuard({ requireSigned: o.requireSignedModels ?? false, trusted });
+  const restoreBackend = o.requireSignedModels ? await requireSignedModelsGlobally(trusted) : undefined;
   const bootstrap = await bootstrapAuth({ ...(tokens ? { tokens } : {}), dataDir, insecureNoAuth: o.insecureNoAuth ?? false, log: o.log, ...(o.print ? { print: o.print } : {}) });
   if (!ring) o.log.warn({ security: 'no_data_key' }, 'no data key (--data-key-file or LINESIGHT_DATA_KEY): images and readings are stored unencrypted');
 
@@ -103,8 +107,26 @@ export async function setupSecurity(o: SecurityOptions): Promise<Security> {
   return {
     plugin, audit, codec: ring ?? identityCodec, encrypted: Boolean(ring), ...(tls ? { tls } : {}), mqttAuth, mqttInternal, modelGuard,
     ...(tokens ? { tokens } : {}), bootstrap,
-    dispose: () => audit.dispose(),
+    dispose: async () => {
+      restoreBackend?.();
+      await audit.dispose();
+    },
   };
+}
+
+/**
+ * Replace the registered onnxruntime backend by one that loads signed models only, so every
+ * load (model manager, line runtime, CLI) is checked without each caller knowing about signatures.
+ * Returns a function that puts the plain backend back.
+ */
+export async function requireSignedModelsGlobally(trusted: ReadonlyMap<string, KeyObject>): Promise<() => void> {
+  // the built-in backend must be registered before it is wrapped, or its later registration would undo the wrap
+  await import('../runtime/index.ts');
+  const { getBackend, registerBackend } = await import('../runtime/backend.ts');
+  const inner = await getBackend('onnxruntime');
+  const signed = new SignedModelBackend(inner, trusted);
+  registerBackend('onnxruntime', async () => signed);
+  return () => registerBackend('onnxruntime', async () => inner);
 }
 
 export { authPlugin } from './auth-plugin.ts';

@@ -114,13 +114,24 @@ export async function signModel(model: ResolvedModel, privateKey: KeyObject, now
 
 /** Check a model version against its signature.json and the trusted keys; throws LS_ERR_MODEL_SIGNATURE naming what is wrong. */
 export async function verifyModel(model: ResolvedModel, trusted: ReadonlyMap<string, KeyObject>): Promise<ModelSignature> {
-  const subject = `${model.name}:${model.version}`;
+  return verifyFiles({ name: model.name, version: model.version, versionDir: model.versionDir, configPath: model.configPath, modelPath: model.modelPath }, trusted);
+}
+
+/**
+ * The check itself. `modelBytes`, when given, are the bytes that will be loaded: hashing exactly
+ * those (instead of re-reading the file) leaves no window to swap the file between check and load.
+ */
+export async function verifyFiles(
+  m: { name: string; version: number; versionDir: string; configPath: string; modelPath: string; modelBytes?: Uint8Array },
+  trusted: ReadonlyMap<string, KeyObject>,
+): Promise<ModelSignature> {
+  const subject = `${m.name}:${m.version}`;
   const fail = (why: string): never => {
     throw new LsError('LS_ERR_MODEL_SIGNATURE', why, { subject });
   };
   let raw: string;
   try {
-    raw = await fs.readFile(path.join(model.versionDir, SIGNATURE_FILE), 'utf8');
+    raw = await fs.readFile(path.join(m.versionDir, SIGNATURE_FILE), 'utf8');
   } catch {
     return fail('no signature.json (sign it with `linesight models sign`)');
   }
@@ -134,9 +145,10 @@ export async function verifyModel(model: ResolvedModel, trusted: ReadonlyMap<str
   const key = trusted.get(parsed.key_id);
   if (!key) return fail(`signed by key ${parsed.key_id}, which is not trusted here`);
   if (!verify(null, payloadOf(body), key, Buffer.from(signature, 'base64'))) return fail('the signature does not match signature.json (edited)');
-  if (parsed.model !== model.name || parsed.version !== model.version) fail(`signature is for ${parsed.model}:${parsed.version}`);
-  if ((await fileHash(model.modelPath)) !== parsed.files['model.onnx']) fail('model.onnx differs from the signed file');
-  if ((await fileHash(model.configPath)) !== parsed.files['config.yaml']) fail(`${path.relative(path.dirname(model.versionDir), model.configPath)} differs from the signed file`);
+  if (parsed.model !== m.name || parsed.version !== m.version) fail(`signature is for ${parsed.model}:${parsed.version}`);
+  const modelHash = m.modelBytes ? createHash('sha256').update(m.modelBytes).digest('hex') : await fileHash(m.modelPath);
+  if (modelHash !== parsed.files['model.onnx']) fail('model.onnx differs from the signed file');
+  if ((await fileHash(m.configPath)) !== parsed.files['config.yaml']) fail(`${path.relative(path.dirname(m.versionDir), m.configPath)} differs from the signed file`);
   return parsed;
 }
 
