@@ -3,6 +3,8 @@
  * Works on a temporary copy of the repository (nothing is written into models/); calibrates on the
  * training split and evaluates on the test split of tools/train/split.json, then prints the reports
  * and the issue's targets. Flags: --variants int8,int8-percentile,prune,structured,fp16  --iterations N  --threads N
+ * --tuning: also time fp32 and int8 over intra-op threads × batch sizes, and 1 session × 2 threads
+ * against 2 sessions × 1 thread (the data behind the tuning guide in docs/optimize.md).
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +15,9 @@ import { getBackend } from '../src/runtime/index.ts';
 import { cpuFeatures } from '../src/runtime/cpu-features.ts';
 import { optimizeModel, type OptimizeOptions } from '../src/optimize/optimize.ts';
 import { formatReport, type OptimizeReport } from '../src/optimize/report.ts';
+import { median } from '../src/optimize/benchmark.ts';
+import type { InferenceBackend } from '../src/runtime/backend.ts';
+import type { Tensor } from '../src/runtime/tensor.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const data = process.env.NEU_DIR ?? '/work/shared/datasets/neu-surface-defect/images';
@@ -85,7 +90,53 @@ try {
     process.stdout.write('\ntargets (int8):\n');
     for (const [name, ok, value] of checks) process.stdout.write(`  ${ok ? 'met    ' : 'NOT met'}  ${name}: ${value}\n`);
   }
+  if (argv.includes('--tuning')) {
+    const int8 = results.int8 ?? results['int8-percentile'];
+    const models: Array<[string, string]> = [['fp32', path.join(repo, 'steel-surface', '1', 'model.onnx')]];
+    if (int8) models.push(['int8', int8.path]);
+    await tuning(backend, models, args.iterations);
+  }
   if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(results)}\n`);
 } finally {
   rmSync(repo, { recursive: true, force: true });
+}
+
+/** Median latency and throughput over threads × batch sizes, then sessions in parallel. */
+async function tuning(backend: InferenceBackend, models: ReadonlyArray<[string, string]>, iterations: number): Promise<void> {
+  const feeds = (n: number): Record<string, Tensor> => {
+    const data = new Float32Array(n * 224 * 224);
+    for (let i = 0; i < data.length; i++) data[i] = ((i * 2654435761) % 255) / 255;
+    return { image: { datatype: 'FP32', shape: [n, 1, 224, 224], data } };
+  };
+  const time = async (run: () => Promise<unknown>, n: number): Promise<number[]> => {
+    await run();
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = performance.now();
+      await run();
+      out.push(performance.now() - t0);
+    }
+    return out;
+  };
+  process.stdout.write('\ntuning (median ms per run, images/s)\n  model  threads  batch      ms   images/s\n');
+  for (const [label, file] of models) {
+    for (const threads of [1, 2]) {
+      const s = await backend.load(file, { intraOpThreads: threads });
+      for (const batch of [1, 8, 16, 32]) {
+        const f = feeds(batch);
+        const ms = median(await time(() => s.run(f), Math.max(5, Math.round(iterations / Math.sqrt(batch)))));
+        process.stdout.write(`  ${label.padEnd(6)} ${String(threads).padStart(7)} ${String(batch).padStart(6)} ${ms.toFixed(2).padStart(7)} ${((batch * 1000) / ms).toFixed(1).padStart(10)}\n`);
+      }
+      await s.dispose();
+    }
+    // Two sessions of one thread each, run concurrently, against one session of two threads.
+    const f = feeds(16);
+    const one = await backend.load(file, { intraOpThreads: 2 });
+    const pair = [await backend.load(file, { intraOpThreads: 1 }), await backend.load(file, { intraOpThreads: 1 })];
+    const rounds = Math.max(5, Math.round(iterations / 4));
+    const t1 = median(await time(() => Promise.all([one.run(f), one.run(f)]), rounds));
+    const t2 = median(await time(() => Promise.all(pair.map((p) => p.run(f))), rounds));
+    process.stdout.write(`  ${label}: 32 images as 2 batches of 16: 1 session x 2 threads ${t1.toFixed(1)} ms (${(32000 / t1).toFixed(1)} images/s); 2 sessions x 1 thread ${t2.toFixed(1)} ms (${(32000 / t2).toFixed(1)} images/s)\n`);
+    for (const x of [one, ...pair]) await x.dispose();
+  }
 }
