@@ -1,6 +1,6 @@
 /**
  * Duplicate detection: exact duplicates by content hash (sha256 of the bytes, or of a table row) and
- * near-duplicate images by a perceptual difference hash (dHash, 64 bits) within a Hamming distance.
+ * near-duplicate images by a perceptual hash (pHash, 64 bits) within a Hamming distance.
  */
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -21,19 +21,39 @@ export function contentHash(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+const P = 32;
+/** cos((2x+1)uπ / 2P) for the 8 lowest DCT frequencies. */
+const COS = Array.from({ length: 8 }, (_, u) => Float64Array.from({ length: P }, (_, x) => Math.cos(((2 * x + 1) * u * Math.PI) / (2 * P))));
+
 /**
- * 64-bit difference hash: the image shrunk to 9×8 gray, one bit per horizontally adjacent pair
- * (left brighter than right). Robust to re-encoding, scaling and small brightness changes.
+ * 64-bit perceptual hash (pHash): the image shrunk to 32×32 gray, its 8×8 lowest DCT frequencies,
+ * one bit per coefficient above their median. Re-encoding, rescaling and brightness changes keep it
+ * (distance 0 on NEU variants), while different NEU images differ by 8 bits or more.
  */
-export async function dHash(bytes: Uint8Array, subject?: string): Promise<bigint> {
+export async function perceptualHash(bytes: Uint8Array, subject?: string): Promise<bigint> {
   let px: Buffer;
   try {
-    px = await sharp(bytes).grayscale().resize(9, 8, { fit: 'fill', kernel: 'cubic' }).raw().toBuffer();
+    px = await sharp(bytes).grayscale().resize(P, P, { fit: 'fill' }).raw().toBuffer();
   } catch (e) {
     throw new LsError('LS_ERR_IMAGE_CORRUPT', (e as Error).message, { subject });
   }
+  // Separable DCT: rows first (8 frequencies per row), then columns.
+  const rows = new Float64Array(P * 8);
+  for (let y = 0; y < P; y++) for (let v = 0; v < 8; v++) {
+    let s = 0;
+    for (let x = 0; x < P; x++) s += px[y * P + x]! * COS[v]![x]!;
+    rows[y * 8 + v] = s;
+  }
+  const coef: number[] = [];
+  for (let u = 0; u < 8; u++) for (let v = 0; v < 8; v++) {
+    let s = 0;
+    for (let y = 0; y < P; y++) s += rows[y * 8 + v]! * COS[u]![y]!;
+    coef.push(s);
+  }
+  // The median leaves out the DC term, which only says how bright the image is.
+  const median = coef.slice(1).sort((a, b) => a - b)[31]!;
   let h = 0n;
-  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) h = (h << 1n) | (px[y * 9 + x]! > px[y * 9 + x + 1]! ? 1n : 0n);
+  for (const c of coef) h = (h << 1n) | (c > median ? 1n : 0n);
   return h;
 }
 
@@ -68,7 +88,7 @@ export interface ImageDuplicateReport {
 }
 
 /**
- * Find exact duplicates (same bytes) and near duplicates (dHash within `maxDistance` bits) among image
+ * Find exact duplicates (same bytes) and near duplicates (pHash within `maxDistance` bits) among image
  * files. Each near group is anchored on its first file; exact copies are not repeated as near ones.
  */
 export async function findImageDuplicates(files: readonly string[], maxDistance = 4, concurrency = 4): Promise<ImageDuplicateReport> {
@@ -76,7 +96,7 @@ export async function findImageDuplicates(files: readonly string[], maxDistance 
   const hashed = await mapLimit(files, concurrency, async (file) => {
     try {
       const bytes = await fs.readFile(file);
-      return { file, sha: contentHash(bytes), ph: await dHash(bytes, file) };
+      return { file, sha: contentHash(bytes), ph: await perceptualHash(bytes, file) };
     } catch (e) {
       const err = e instanceof LsError ? e : new LsError('LS_ERR_FILE_READ', (e as Error).message, { subject: file });
       unreadable.push({ file, code: err.code, error: err.message });

@@ -88,13 +88,14 @@ export class SensorGenerator {
     // AR(1) random walks around AI4I's means: air 300 K (sd 2), process = air + 10 K (sd 1).
     this.air = 300 + 0.97 * (this.air - 300) + r.normal() * 2 * Math.sqrt(1 - 0.97 ** 2);
     this.processOffset = 10 + 0.97 * (this.processOffset - 10) + r.normal() * Math.sqrt(1 - 0.97 ** 2);
-    const torque = Math.max(3.8, 40 + r.normal() * 10);
+    const torque = clamp(40 + r.normal() * 10, 3.8, 76.6);
     // Speed falls as torque rises (roughly constant power), with noise, as in AI4I's speed/torque scatter.
-    const speed = Math.max(1160, 1540 - 14 * (torque - 40) + r.normal() * 90);
+    const speed = clamp(1540 - 14 * (torque - 40) + r.normal() * 90, 1181, 2886);
     this.wear += WEAR_PER_PROCESS[type];
     const values: SensorValues = {
-      air_temperature_k: round(this.air, 1),
-      process_temperature_k: round(this.air + this.processOffset, 1),
+      // Clamped to the ranges AI4I records, so models trained on AI4I see plausible readings.
+      air_temperature_k: round(clamp(this.air, 295.3, 304.4), 1),
+      process_temperature_k: round(clamp(this.air + this.processOffset, 305.7, 313.8), 1),
       rotational_speed_rpm: Math.round(speed),
       torque_nm: round(torque, 1),
       tool_wear_min: this.wear,
@@ -108,6 +109,10 @@ export class SensorGenerator {
     }
     return { type, values, failures, failure };
   }
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, x));
 }
 
 function round(x: number, d: number): number {
