@@ -17,6 +17,7 @@ import { dashboardPlugin } from '../../src/serving/routes/dashboard.ts';
 
 const LABELS = ['crazing', 'inclusion', 'patches', 'pitted_surface', 'rolled-in_scale', 'scratches'];
 const REJECT = new Set(['inclusion', 'patches', 'pitted_surface', 'scratches']);
+/** The committed NEU sample images, two per class. */
 const NEU = path.resolve(import.meta.dirname, '../fixtures/neu');
 
 interface FakePart {
@@ -63,20 +64,21 @@ export interface FakeLine {
  */
 export async function startFakeLine(opts: { port?: number; distDir?: string; partEveryMs?: number; seed?: number } = {}): Promise<FakeLine> {
   const rand = rng(opts.seed ?? 7);
-  const images = readdirSync(NEU).filter((f) => f.endsWith('.jpg'));
+  const images = readdirSync(NEU).filter((f) => f.endsWith('.jpg')).sort();
+  const classOf = (file: string): string => LABELS.filter((l) => file.startsWith(l)).sort((a, b) => b.length - a.length)[0] ?? 'crazing';
   const parts: FakePart[] = [];
   const alerts: Array<{ id: string; ts: number; line: string; source: string; severity: 'critical'; message: string; probability: number; contributions: Array<{ feature: string; value: number; contribution: number }>; acknowledged_by?: string; acknowledged_at?: number }> = [];
   const readings = new Map<string, Array<{ ts: number; probability: number; values: Record<string, number> }>>();
   const listeners = new Set<(e: LineEvent) => void>();
-  const metrics = new Metrics({ defaultMetrics: false });
+  const metrics = new Metrics();
   const publish = (e: LineEvent): void => {
     for (const l of listeners) l(e);
   };
   let seq = 0;
 
   const makePart = (ts: number, station: string, defectBias: number): FakePart => {
-    const file = images[Math.floor(rand() * images.length)] ?? 'crazing_14.jpg';
-    const truth = LABELS.find((l) => file.startsWith(l)) ?? 'crazing';
+    const file = images[Math.floor(rand() * images.length)] ?? '';
+    const truth = classOf(file);
     // the model is right 85 % of the time; the defect burst forces reject classes
     const label = rand() < defectBias ? 'scratches' : rand() < 0.85 ? truth : LABELS[Math.floor(rand() * LABELS.length)]!;
     const probability = 0.55 + rand() * 0.44;
@@ -107,7 +109,7 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
   alerts.push({ id: 'al-1', ts: start - 60_000, line: 'line-1', source: 'mill-3', severity: 'critical', message: 'failure probability above 50%', probability: 0.62, contributions: [{ feature: 'torque_nm', value: 61.2, contribution: 0.21 }, { feature: 'tool_wear_min', value: 212, contribution: 0.12 }] });
   // QA feedback on 12 older parts: a known confusion matrix
   for (const p of parts.slice(0, 12)) {
-    const truth = p.image.split('_')[0] === 'rolled-in' ? 'rolled-in_scale' : p.image.startsWith('pitted') ? 'pitted_surface' : (p.image.split('_')[0] ?? 'crazing');
+    const truth = classOf(p.image);
     p.feedback = { true_label: truth, by: 'qa-bot', ts: p.ts + 1000, correct: truth === p.label };
   }
 
@@ -145,8 +147,9 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
       return { line: 'line-1', machine: m, ts: last.ts, values: last.values, probability: last.probability, decision: last.probability >= 0.5 ? 'ALERT' : 'PASS' };
     }),
     open_alerts: alerts.filter((a) => !a.acknowledged_at).length,
+    lines: [{ id: 'line-1', stations: [{ id: 'cam-1', model: 'steel-surface' }, { id: 'cam-2', model: 'steel-surface' }], machines: machineIds.map((id) => ({ id, model: 'machine-failure' })) }],
   }));
-  app.get<{ Querystring: { limit?: string } }>('/v1/parts/recent', async (req) => parts.slice(-Number(req.query.limit ?? 20)).reverse().map(view));
+  app.get<{ Querystring: { limit?: string } }>('/v1/parts/recent', async (req) => ({ parts: parts.slice(-Number(req.query.limit ?? 20)).reverse().map(view) }));
   app.get<{ Params: { id: string } }>('/v1/parts/:id', async (req) => {
     const p = parts.find((x) => x.part_id === req.params.id);
     if (!p) throw new LsError('LS_ERR_NOT_FOUND', req.params.id);
@@ -155,9 +158,15 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
   app.get<{ Params: { id: string } }>('/v1/parts/:id/image', async (req, reply) => {
     const p = parts.find((x) => x.part_id === req.params.id);
     if (!p) throw new LsError('LS_ERR_NOT_FOUND', req.params.id);
-    return reply.header('content-type', 'image/jpeg').send(readFileSync(path.join(NEU, p.image)));
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(path.join(NEU, p.image));
+    } catch {
+      throw new LsError('LS_ERR_NOT_FOUND', `image of ${p.part_id}`);
+    }
+    return reply.header('content-type', 'image/jpeg').send(bytes);
   });
-  app.get<{ Querystring: { state?: string } }>('/v1/alerts', async (req) => (req.query.state === 'all' ? alerts : alerts.filter((a) => !a.acknowledged_at)));
+  app.get<{ Querystring: { state?: string } }>('/v1/alerts', async (req) => ({ alerts: req.query.state === 'all' ? alerts : alerts.filter((a) => !a.acknowledged_at) }));
   app.post<{ Params: { id: string }; Body: { by?: string } | null }>('/v1/alerts/:id/ack', async (req) => {
     const a = alerts.find((x) => x.id === req.params.id);
     if (!a) throw new LsError('LS_ERR_NOT_FOUND', req.params.id);
@@ -172,9 +181,9 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
     if (!LABELS.includes(req.body.true_label)) throw new LsError('LS_ERR_VALIDATION', 'unknown label');
     p.feedback = { true_label: req.body.true_label, by: req.body.by ?? 'anonymous', ts: Date.now(), correct: req.body.true_label === p.label };
     publish({ type: 'feedback', ts: Date.now(), part_id: p.part_id, model: p.model, predicted: p.label, true_label: p.feedback.true_label, correct: p.feedback.correct, by: p.feedback.by });
-    return { ...view(p), accuracy: accuracy() };
+    return { part: view(p), correct: p.feedback.correct, accuracy: accuracy()[0] };
   });
-  app.get('/v1/accuracy', async () => accuracy());
+  app.get('/v1/accuracy', async () => ({ models: accuracy() }));
   app.get<{ Params: { id: string } }>('/v1/machines/:id/history', async (req) => ({ machine: req.params.id, points: readings.get(req.params.id) ?? [] }));
   app.get<{ Querystring: { station?: string; interval_s?: string; points?: string } }>('/v1/spc/p-chart', async (req) => {
     const interval = Number(req.query.interval_s ?? 60) * 1000;

@@ -3,7 +3,7 @@
  * parts the model got right and the confusion matrix (rows: true label, columns: predicted). The
  * 1 s `stats` events update the headline numbers; a `feedback` event refetches the matrix.
  */
-import { getJson } from './api.ts';
+import { getJson, listOf } from './api.ts';
 import { h, pct, replaceChildren } from './dom.ts';
 import type { Accuracy, StatsEvent } from './types.ts';
 
@@ -16,7 +16,7 @@ export class AccuracyPanel {
 
   async refresh(): Promise<void> {
     try {
-      this.rows = await getJson<Accuracy[]>('/v1/accuracy');
+      this.rows = listOf<Accuracy>(await getJson<unknown>('/v1/accuracy'), 'models');
       this.render();
     } catch (e) {
       replaceChildren(this.root, h('p', { class: 'error' }, `Accuracy unavailable: ${(e as Error).message}`));
@@ -65,7 +65,7 @@ export class AccuracyPanel {
       ...rows.map((r) =>
         h(
           'section',
-          { class: 'accuracy', 'data-model': r.model, 'data-version': r.version, 'data-accuracy': r.accuracy, 'data-labelled': r.labelled },
+          { class: 'accuracy', 'data-model': r.model, 'data-version': r.version, 'data-accuracy': r.accuracy, 'data-labelled': r.labelled, 'data-correct': r.correct },
           h(
             'div',
             { class: 'accuracy-head' },

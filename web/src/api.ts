@@ -68,6 +68,16 @@ export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T>
   return (await res.json()) as T;
 }
 
+/**
+ * The list inside a list answer: the line API wraps lists in an object (`{ parts: [...] }`,
+ * `{ alerts: [...] }`, `{ models: [...] }`) so fields can be added later; a bare array is accepted too.
+ */
+export function listOf<T>(body: unknown, key: string): T[] {
+  if (Array.isArray(body)) return body as T[];
+  const inner = body && typeof body === 'object' ? (body as Record<string, unknown>)[key] : undefined;
+  return Array.isArray(inner) ? (inner as T[]) : [];
+}
+
 /** GET a text resource (Prometheus exposition format). */
 export async function getText(path: string, signal?: AbortSignal): Promise<string> {
   const res = await fetch(path, { headers: headers({ accept: 'text/plain' }), signal: signal ?? null });

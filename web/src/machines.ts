@@ -54,19 +54,22 @@ export class MachinesPanel {
     private readonly windowMinutes = 10,
   ) {}
 
-  /** Load the snapshot: latest values from the summary, history per machine. */
-  async setSnapshot(machines: readonly MachineSummary[]): Promise<void> {
+  /** Load the snapshot: latest values from the summary, history per machine (configured ones too). */
+  async setSnapshot(machines: readonly MachineSummary[], configured: readonly string[] = []): Promise<void> {
     this.latest.clear();
     for (const m of machines) {
       this.latest.set(m.machine, { line: m.line, ts: m.ts ?? undefined, values: m.values, probability: m.probability ?? undefined, decision: m.decision ?? undefined });
     }
+    const ids = [...new Set([...machines.map((m) => m.machine), ...configured])];
     const histories = await Promise.all(
-      machines.map((m) => getJson<MachineHistory>(`/v1/machines/${encodeURIComponent(m.machine)}/history?minutes=${this.windowMinutes}`).catch(() => ({ machine: m.machine, points: [] }))),
+      ids.map((id) => getJson<MachineHistory>(`/v1/machines/${encodeURIComponent(id)}/history?minutes=${this.windowMinutes}`).catch((): MachineHistory => ({ machine: id, points: [] }))),
     );
     this.series.clear();
     for (const hist of histories) {
       const pts = hist.points.filter((p) => p.probability !== undefined && p.probability !== null);
       this.series.set(hist.machine, { ts: pts.map((p) => p.ts), p: pts.map((p) => p.probability ?? null) });
+      const last = hist.points[hist.points.length - 1];
+      if (last && !this.latest.has(hist.machine)) this.latest.set(hist.machine, { ts: last.ts, values: last.values, probability: last.probability ?? undefined });
     }
     this.renderTable();
     this.draw();
@@ -121,7 +124,7 @@ export class MachinesPanel {
         series: [{}, ...names.map((n, i) => ({ label: n, stroke: THEME.series[i % THEME.series.length], width: 2, spanGaps: true, points: { show: false } }))],
       },
       data,
-      220,
+      190,
     );
   }
 

@@ -6,7 +6,7 @@
  */
 import { AccuracyPanel } from './accuracy.ts';
 import { AlertsPanel } from './alerts.ts';
-import { ApiError, getJson, initToken } from './api.ts';
+import { ApiError, getJson, initToken, listOf } from './api.ts';
 import { byId, clock, h, replaceChildren } from './dom.ts';
 import { LabellingPanel } from './labelling.ts';
 import { MachinesPanel } from './machines.ts';
@@ -68,14 +68,14 @@ async function loadSnapshot(): Promise<void> {
   const seq = ++snapshotSeq;
   const [summary, parts, openAlerts] = await Promise.all([
     getJson<LineSummary>('/v1/line/summary').catch((e: unknown) => (explain('the line summary', e), undefined)),
-    getJson<Part[]>('/v1/parts/recent?limit=40').catch((e: unknown) => (explain('recent parts', e), undefined)),
-    getJson<Alert[]>('/v1/alerts?state=open').catch((e: unknown) => (explain('alerts', e), undefined)),
+    getJson<unknown>('/v1/parts/recent?limit=40').then((b) => listOf<Part>(b, 'parts')).catch((e: unknown) => (explain('recent parts', e), undefined)),
+    getJson<unknown>('/v1/alerts?state=open').then((b) => listOf<Alert>(b, 'alerts')).catch((e: unknown) => (explain('alerts', e), undefined)),
   ]);
   if (seq !== snapshotSeq) return;
   if (summary) {
     overview.setSnapshot(summary.stations, summary.open_alerts);
     pchart.setStations([...new Set(summary.stations.map((s) => s.station))].sort());
-    void machines.setSnapshot(summary.machines);
+    void machines.setSnapshot(summary.machines, (summary.lines ?? []).flatMap((l) => l.machines.map((m) => m.id)));
   }
   if (parts) {
     strip.setSnapshot(parts);

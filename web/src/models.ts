@@ -51,6 +51,19 @@ function requestsBy(samples: readonly Sample[]): Map<string, { model: string; ve
 }
 
 /**
+ * Requests per second of one model version over a window. The total-latency histogram counts every
+ * request the service ran whatever its source (HTTP, MQTT, the line); without it, the samples run
+ * through the batcher; last, the HTTP request counter.
+ */
+function requestRate(seconds: number, total: Histogram | undefined, batch: Histogram | undefined, counterNow: number | undefined, counterBefore: number | undefined): number {
+  if (!(seconds > 0)) return NaN;
+  if (total && total.count > 0) return total.count / seconds;
+  if (batch && batch.count > 0) return batch.sum / seconds;
+  if (counterNow !== undefined) return counterRate(counterNow, counterBefore ?? 0, seconds);
+  return total || batch ? 0 : NaN;
+}
+
+/**
  * Model figures from two scrapes (older may be undefined: then since start-up). Pure.
  * Requests/s counts every endpoint and status; latencies and batch sizes are the window's quantiles.
  */
@@ -78,11 +91,13 @@ export function modelFigures(now: Scrape, before: Scrape | undefined): ModelFigu
     });
     const b = batchNow.get(k);
     const bd = b ? histogramDelta(b, batchBefore.get(k)) : undefined;
-    const totalReq = reqNow.get(k)?.value;
+    const total = stageNow[STAGES.indexOf('total')]?.get(k);
+    const totalDelta = total ? histogramDelta(total, stageBefore[STAGES.indexOf('total')]?.get(k)) : undefined;
+    const requestsPerS = requestRate(seconds, totalDelta, bd, reqNow.get(k)?.value, reqBefore.get(k)?.value);
     out.push({
       model: id.model,
       version: id.version,
-      requestsPerS: totalReq === undefined ? NaN : counterRate(totalReq, reqBefore.get(k)?.value ?? (before ? 0 : undefined), seconds),
+      requestsPerS,
       stages,
       batchMean: bd && bd.count > 0 ? bd.sum / bd.count : NaN,
       batchP99: bd ? histogramQuantile(0.99, bd.buckets) : NaN,
@@ -107,7 +122,8 @@ export class ModelsPanel {
   /** Start scraping; the first figures appear after the second scrape. */
   start(): void {
     void this.refreshStates();
-    void this.scrape();
+    // a second scrape soon after the first gives rates within a second of opening the page
+    void this.scrape().then(() => setTimeout(() => void this.scrape(), 1000));
     this.timer = setInterval(() => {
       void this.scrape();
       void this.refreshStates();
@@ -173,7 +189,7 @@ export class ModelsPanel {
               h('span', { class: 'model-kpi' }, h('b', {}, num(r.f?.requestsPerS, 1)), ' req/s'),
               h('span', { class: 'model-kpi', title: 'samples per batch: mean / p99' }, 'batch ', h('b', {}, num(r.f?.batchMean, 1)), ` / ${num(r.f?.batchP99, 0)}`),
             ),
-            r.f
+            r.f && STAGES.some((st) => Number.isFinite(r.f?.stages[st].p50))
               ? h(
                   'table',
                   { class: 'grid-table stages' },
@@ -185,7 +201,7 @@ export class ModelsPanel {
                     h('tr', {}, h('th', { scope: 'row' }, 'p99'), ...STAGES.map((s) => h('td', { class: 'num' }, ms(r.f?.stages[s].p99)))),
                   ),
                 )
-              : h('p', { class: 'muted small' }, r.reason ?? 'no requests yet'),
+              : h('p', { class: 'muted small' }, r.reason ?? (r.f ? 'no per-stage latency recorded for this model' : 'no requests yet')),
           ),
         ),
       h('p', { class: 'muted small' }, 'Requests/s, latency per pipeline stage and batch size over the last 30 s (from /metrics).'),

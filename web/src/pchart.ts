@@ -109,7 +109,7 @@ export class PChartPanel {
           { label: 'rule broken', stroke: THEME.violation, width: 0, paths: () => null, points: { show: true, size: 16, width: 3, stroke: THEME.violation, fill: 'transparent' } },
         ],
       };
-      this.chart = new ResponsiveChart(this.plotEl, opts, data, 240);
+      this.chart = new ResponsiveChart(this.plotEl, opts, data, 210);
     } else {
       this.chart.setData(data);
     }

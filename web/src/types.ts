@@ -29,6 +29,8 @@ export interface MachineSummary {
 
 /** GET /v1/line/summary. */
 export interface LineSummary {
+  /** The configured lines with their station and machine ids (shown before they first report). */
+  readonly lines?: ReadonlyArray<{ readonly id: string; readonly stations: ReadonlyArray<{ readonly id: string; readonly model: string }>; readonly machines: ReadonlyArray<{ readonly id: string; readonly model: string }> }>;
   readonly stations: readonly StationSummary[];
   readonly machines: readonly MachineSummary[];
   readonly open_alerts: number;
