@@ -54,15 +54,21 @@ function sha256hex(s: string): string {
 export class TokenStore {
   private records: TokenRecord[] = [];
   private stamp = '';
+  private checkedAt = Number.NEGATIVE_INFINITY;
 
   private constructor(
     readonly file: string,
     private readonly clock: Clock,
+    private readonly recheckMs: number,
   ) {}
 
-  /** Open (or start) a token file; a missing file is an empty store, an invalid one an error. */
-  static async open(file: string, opts: { clock?: Clock } = {}): Promise<TokenStore> {
-    const s = new TokenStore(file, opts.clock ?? systemClock);
+  /**
+   * Open (or start) a token file; a missing file is an empty store, an invalid one an error.
+   * `recheckMs`: how often a request looks whether another process changed the file (a CLI
+   * revocation takes effect within this time; changes through this instance are immediate).
+   */
+  static async open(file: string, opts: { clock?: Clock; recheckMs?: number } = {}): Promise<TokenStore> {
+    const s = new TokenStore(file, opts.clock ?? systemClock, opts.recheckMs ?? 1000);
     await s.reload(true);
     return s;
   }
@@ -78,6 +84,7 @@ export class TokenStore {
 
   /** Re-read the file when it changed since the last read (a revocation by the CLI takes effect at once). */
   private async reload(force = false): Promise<void> {
+    this.checkedAt = this.clock.now();
     const stamp = await this.fileStamp();
     if (!force && stamp === this.stamp) return;
     const raw = await readSecretFile(this.file);
@@ -156,7 +163,8 @@ export class TokenStore {
   async check(token: string): Promise<TokenCheck> {
     const m = TOKEN_RE.exec(token);
     if (!m) return { ok: false, reason: 'malformed' };
-    await this.reload();
+    // a stat per request would cost more than the check itself: look at the file at most every recheckMs
+    if (this.clock.now() - this.checkedAt >= this.recheckMs) await this.reload();
     const rec = this.records.find((r) => r.id === m[1]);
     if (!rec) return { ok: false, reason: 'unknown' };
     const given = Buffer.from(sha256hex(m[2]!), 'hex');

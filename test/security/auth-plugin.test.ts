@@ -95,10 +95,15 @@ describe('auth plugin: refusals first', () => {
   });
 
   it('a revoked token -> 401, also when another process (the CLI) revoked it in the file', async () => {
+    const clock = fakeClock();
+    await app.close();
+    tokens = await TokenStore.open(tokens.file, { clock, recheckMs: 1000 });
+    app = await buildTestApp(tokens);
     const { token, info } = await tokens.create({ role: 'viewer' });
     expect((await app.inject({ method: 'GET', url: '/read', headers: bearer(token) })).statusCode).toBe(200);
     const cli = await TokenStore.open(tokens.file);
     await cli.revoke(info.id);
+    clock.advance(1000);
     const r = await app.inject({ method: 'GET', url: '/read', headers: bearer(token) });
     expect(r.statusCode).toBe(401);
     expect(r.json().error).toMatch(/revoked/);
