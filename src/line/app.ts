@@ -13,7 +13,7 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { disposeAll, type Disposable } from '../core/dispose.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import { startBroker, type BrokerAuth, type EmbeddedBroker } from '../connectors/mqtt/broker.ts';
-import { connectMqtt, subscribeDurable, type AckingSubscriber } from '../connectors/mqtt/client.ts';
+import { connectMqtt, installDurableAcks, subscribeDurable, type AckingSubscriber, type DurableAcks } from '../connectors/mqtt/client.ts';
 import { INPUT_SUBSCRIPTIONS } from '../connectors/topics.ts';
 import { Metrics } from '../monitoring/metrics.ts';
 import { ModelRepository } from '../repository/repository.ts';
@@ -118,15 +118,28 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
       resources.push(service);
     }
     const bus = new EventBus();
-    // the runtime's client: persistent session (clean: false + session expiry) so a crash loses nothing
-    const client: MqttClient = await connectMqtt(mqttUrl, {
-      clientId: o.clientId ?? 'linesight-line',
-      clean: false,
-      protocolVersion,
-      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600, receiveMaximum: 65535 } } : {}),
-      ...(creds ?? {}),
-    });
-    const runtime = new LineRuntime({
+    let runtime: LineRuntime | undefined;
+    let acks: DurableAcks | undefined;
+    // the runtime's client: persistent session (clean: false + session expiry) so a crash loses nothing;
+    // acknowledgement handling is installed before CONNECT because a resumed session delivers at once
+    const client: MqttClient = await connectMqtt(
+      mqttUrl,
+      {
+        clientId: o.clientId ?? 'linesight-line',
+        clean: false,
+        protocolVersion,
+        ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600, receiveMaximum: 65535 } } : {}),
+        ...(creds ?? {}),
+      },
+      10_000,
+      (c) => {
+        acks = installDurableAcks(c, (topic, payload, packet) => runtime!.handleMessage(topic, payload, packet.properties), {
+          onHandlerError: (e) => log.error({ err: (e as Error).message }, 'message not stored; it will be redelivered'),
+        });
+      },
+    );
+    resources.push({ dispose: () => client.endAsync(true).then(() => undefined) });
+    runtime = new LineRuntime({
       config, service, store, bus, clock, log,
       metrics: new LineMetrics(metrics.registry),
       publisher: { publish: (t, p, opts) => void client.publish(t, p, opts) },
@@ -149,9 +162,7 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     resources.push(server);
     await runtime.start();
     resources.push(runtime);
-    const subscriber = await subscribeDurable(client, INPUT_SUBSCRIPTIONS, (topic, payload, packet) => runtime.handleMessage(topic, payload, packet.properties), {
-      onHandlerError: (e) => log.error({ err: (e as Error).message }, 'message not stored; it will be redelivered'),
-    });
+    const subscriber = await subscribeDurable(client, acks!, INPUT_SUBSCRIPTIONS);
     resources.push(subscriber);
     const pending = setInterval(() => runtime.metrics.pendingAcks.set(subscriber.pendingAcks), 1000);
     pending.unref();

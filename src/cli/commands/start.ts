@@ -34,6 +34,7 @@ const optsSchema = z.object({
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   sync: z.enum(['full', 'normal']),
+  clientId: z.string().min(1).max(128),
   status: z.boolean(),
 });
 
@@ -95,6 +96,7 @@ export function register(program: Command): void {
     .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--sync <full|normal>', 'SQLite durability: full survives power loss, normal survives a crash', 'full')
     .option('--no-status', 'do not print the live status line')
+    .option('--client-id <id>', 'MQTT client id of the line runtime (its persistent session keeps unacknowledged messages across restarts)', 'linesight-line')
     .action(action(async (raw: Record<string, unknown>) => {
       const o = parseWith(optsSchema, raw, 'LS_ERR_VALIDATION', 'start options');
       const log = createLogger({ level: process.env.LINESIGHT_LOG_LEVEL ?? 'warn' });
@@ -113,6 +115,7 @@ export function register(program: Command): void {
         ...(security ? { security } : {}),
         logger: log,
         storeSynchronous: o.sync === 'full' ? 'FULL' : 'NORMAL',
+        clientId: o.clientId,
       }).catch(async (e: unknown) => {
         await security?.dispose();
         throw e;

@@ -12,9 +12,15 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient, type P
 import { LsError } from '../../core/errors.ts';
 import type { Disposable } from '../../core/dispose.ts';
 
-/** Connect and wait for CONNACK; LS_ERR_BROKER (naming the URL) when the broker cannot be reached. */
-export async function connectMqtt(url: string, opts: IClientOptions = {}, timeoutMs = 10_000): Promise<MqttClient> {
-  const client = mqtt.connect(url, { reconnectPeriod: 1000, connectTimeout: timeoutMs, ...opts });
+/**
+ * Connect and wait for CONNACK; LS_ERR_BROKER (naming the URL) when the broker cannot be reached.
+ * `beforeConnect` runs on the client before the CONNECT goes out: a resumed persistent session
+ * delivers its queued messages right after CONNACK, so message handling must be in place first.
+ */
+export async function connectMqtt(url: string, opts: IClientOptions = {}, timeoutMs = 10_000, beforeConnect?: (client: MqttClient) => void): Promise<MqttClient> {
+  const client = mqtt.connect(url, { reconnectPeriod: 1000, connectTimeout: timeoutMs, ...opts, manualConnect: true });
+  beforeConnect?.(client);
+  client.connect();
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
@@ -45,16 +51,20 @@ export interface AckingSubscriber extends Disposable {
   readonly pendingAcks: number;
 }
 
+/** Held acknowledgements of a client, installed by `installDurableAcks`. */
+export interface DurableAcks {
+  readonly pending: number;
+  /** Resolves when every acknowledgement decided so far has been sent (or dropped). */
+  settled(): Promise<void>;
+  close(): void;
+}
+
 /**
- * Subscribe with QoS 1 and acknowledge each message only after `handler` resolved for it.
- * Use with `clean: false` and a fixed `clientId` so unacknowledged messages are redelivered after a crash.
+ * Make `client` acknowledge each QoS 1 message only after `handler` resolved for it. Install it
+ * before connecting (see connectMqtt's beforeConnect): with `clean: false` and a fixed `clientId`
+ * the broker redelivers everything unacknowledged after a crash, right after CONNACK.
  */
-export async function subscribeDurable(
-  client: MqttClient,
-  topics: readonly string[],
-  handler: DurableHandler,
-  opts: { onHandlerError?: (e: unknown, topic: string) => void } = {},
-): Promise<AckingSubscriber> {
+export function installDurableAcks(client: MqttClient, handler: DurableHandler, opts: { onHandlerError?: (e: unknown, topic: string) => void } = {}): DurableAcks {
   const held = new Map<number, Promise<void>>();
   let chain: Promise<void> = Promise.resolve();
   let pending = 0;
@@ -103,6 +113,19 @@ export async function subscribeDurable(
     cb?.();
   };
 
+  return {
+    get pending() {
+      return pending;
+    },
+    settled: () => chain.catch(() => undefined),
+    close: () => {
+      closed = true;
+    },
+  };
+}
+
+/** Subscribe (QoS 1) a client whose durable acknowledgements are installed; dispose sends the last acks and disconnects. */
+export async function subscribeDurable(client: MqttClient, acks: DurableAcks, topics: readonly string[]): Promise<AckingSubscriber> {
   await new Promise<void>((resolve, reject) => {
     client.subscribe([...topics], { qos: 1 }, (err, granted) => {
       if (err) return reject(new LsError('LS_ERR_BROKER', `subscribe failed: ${err.message}`, { cause: err }));
@@ -112,16 +135,18 @@ export async function subscribeDurable(
     });
   });
 
+  let closed = false;
   return {
     client,
     get pendingAcks() {
-      return pending;
+      return acks.pending;
     },
     async dispose() {
       if (closed) return;
-      // let the acknowledgements of everything already stored go out before closing
-      await chain.catch(() => undefined);
       closed = true;
+      // let the acknowledgements of everything already stored go out before closing
+      await acks.settled();
+      acks.close();
       await client.endAsync();
     },
   };
