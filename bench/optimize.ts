@@ -62,8 +62,8 @@ const base: OptimizeOptions = {
 const variants: Record<string, Partial<OptimizeOptions>> = {
   int8: { int8: true, calibMethod: 'minmax' },
   'int8-percentile': { int8: true, calibMethod: 'percentile' },
-  prune: { prune: 0.5 },
-  structured: { prune: 0.25, structured: true },
+  prune: { prune: 0.3 },
+  structured: { prune: 0.125, structured: true },
   fp16: { fp16: true },
 };
 const cpu = cpuFeatures();

@@ -64,3 +64,47 @@ function asFloat(t: Tensor | undefined, name: string): Float32Array {
   if (!t || !(t.data instanceof Float32Array)) throw new LsError('LS_ERR_MODEL_UNSUPPORTED', `tensor ${name} is not float32; it cannot be quantized`);
   return t.data;
 }
+
+/**
+ * Mean of every channel (axis 1) of the given NCHW/NC tensors over the batches: what structured
+ * pruning adds to the next layer's bias in place of a removed channel.
+ */
+export async function channelMeans(
+  model: ModelProto,
+  tensors: readonly string[],
+  batches: ReadonlyArray<Readonly<Record<string, Tensor>>>,
+  backend: InferenceBackend,
+  intraOpThreads?: number,
+): Promise<Map<string, Float64Array>> {
+  if (batches.length === 0 || tensors.length === 0) return new Map();
+  const probe = decodeModel(encodeModel(model));
+  const g = graphOf(probe);
+  const existing = graphOutputNames(g);
+  for (const t of tensors) if (!existing.has(t)) g.output!.push({ name: t, type: { tensorType: { elemType: DataType.FLOAT } } });
+  const session = await backend.load(encodeModel(probe), { intraOpThreads });
+  const sums = new Map<string, { sum: Float64Array; n: number }>();
+  try {
+    for (const feeds of batches) {
+      const out = await session.run(feeds, [...tensors]);
+      for (const t of tensors) {
+        const v = out[t];
+        const data = asFloat(v, t);
+        const [n = 1, c = 1] = v!.shape;
+        const inner = data.length / (n * c);
+        const acc = sums.get(t) ?? { sum: new Float64Array(c), n: 0 };
+        for (let b = 0; b < n; b++)
+          for (let k = 0; k < c; k++) {
+            let s = 0;
+            const off = (b * c + k) * inner;
+            for (let j = 0; j < inner; j++) s += data[off + j]!;
+            acc.sum[k]! += s / inner;
+          }
+        acc.n += n;
+        sums.set(t, acc);
+      }
+    }
+  } finally {
+    await session.dispose();
+  }
+  return new Map([...sums].map(([t, a]) => [t, a.sum.map((s) => s / Math.max(1, a.n))]));
+}

@@ -20,6 +20,8 @@ export interface PruneSummary {
   /** Per layer: weights zeroed (unstructured) or channels before → after (structured). */
   readonly layers: ReadonlyArray<{ node: string; zeroed?: number; total?: number; channels_before?: number; channels_after?: number }>;
   readonly skipped: ReadonlyArray<{ node: string; reason: string }>;
+  /** Whether removed channels were replaced by their mean activation (structured, with calibration data). */
+  readonly compensated?: boolean;
 }
 
 function checkRatio(ratio: number): void {
@@ -82,12 +84,49 @@ function nextConv(g: GraphProto, n: NodeProto, consumers: Map<string, NodeProto[
   }
 }
 
+/** Options of structured pruning. */
+export interface StructuredOptions {
+  /**
+   * Round kept channel counts to a multiple of this (default 1: exactly the ratio). Multiples of 8/16
+   * keep onnxruntime's blocked (NCHWc) kernels on every layer, at the price of removing more channels.
+   */
+  readonly align?: number;
+  /**
+   * Mean activation per channel of the tensors feeding each next Conv (from calibration data): a
+   * removed channel is replaced by its mean, folded into the next Conv's bias, instead of by zero.
+   */
+  readonly means?: ReadonlyMap<string, ArrayLike<number>>;
+}
+
+/** The tensors whose channel means `pruneStructured` can use (inputs of the Convs after prunable Convs). */
+export function structuredPruneInputs(model: ModelProto): string[] {
+  const g = graphOf(model);
+  const consumers = consumerMap(g);
+  const outs = graphOutputNames(g);
+  const out: string[] = [];
+  for (const n of g.node ?? []) {
+    if (n.opType !== 'Conv') continue;
+    const next = nextConv(g, n, consumers, outs);
+    if (typeof next !== 'string') out.push(inputsOf(next)[0]!);
+  }
+  return out;
+}
+
+/** How many channels to keep: cout minus the ratio, rounded to `align`, at least one step removed. */
+export function keptChannels(cout: number, ratio: number, align: number): number {
+  const raw = cout - Math.floor(cout * ratio);
+  if (align <= 1 || cout < 2 * align) return Math.max(1, Math.min(raw, cout - 1));
+  const rounded = Math.max(align, Math.round(raw / align) * align);
+  return rounded >= cout ? cout - align : rounded;
+}
+
 /**
  * Remove `ratio` of the output channels of every Conv whose channels only flow into another Conv
  * (BatchNormalization folded first); the last conv before pooling/heads and grouped convs are kept.
  */
-export function pruneStructured(model: ModelProto, ratio: number): PruneSummary {
+export function pruneStructured(model: ModelProto, ratio: number, opts: StructuredOptions = {}): PruneSummary {
   checkRatio(ratio);
+  const align = opts.align ?? 1;
   const g = graphOf(model);
   inlineIdentityInitializers(g);
   foldBatchNorm(g);
@@ -116,8 +155,8 @@ export function pruneStructured(model: ModelProto, ratio: number): PruneSummary 
     }
     const dims = dimsOf(w);
     const cout = dims[0]!;
-    const remove = Math.min(cout - 1, Math.floor(cout * ratio));
-    if (remove < 1) {
+    const kept = keptChannels(cout, ratio, align);
+    if (kept >= cout) {
       skipped.push({ node: label, reason: `too few channels (${cout})` });
       continue;
     }
@@ -128,7 +167,7 @@ export function pruneStructured(model: ModelProto, ratio: number): PruneSummary 
       for (let j = 0; j < per; j++) s += Math.abs(wData[c * per + j]!);
       return [s, c] as const;
     });
-    const keep = norms.sort((a, b2) => b2[0] - a[0]).slice(0, cout - remove).map(([, c]) => c).sort((a, b2) => a - b2);
+    const keep = norms.sort((a, b2) => b2[0] - a[0]).slice(0, kept).map(([, c]) => c).sort((a, b2) => a - b2);
     const newW = new Float32Array(keep.length * per);
     keep.forEach((c, i) => newW.set(wData.subarray(c * per, (c + 1) * per), i * per));
     const wT = makeTensor(fresh(`${inputsOf(n)[1]}_pruned`), [keep.length, ...dims.slice(1)], newW);
@@ -150,8 +189,44 @@ export function pruneStructured(model: ModelProto, ratio: number): PruneSummary 
     const w2T = makeTensor(fresh(`${inputsOf(next)[1]}_pruned`), [c2, keep.length, ...d2.slice(2)], new2);
     g.initializer!.push(w2T);
     inputsOf(next)[1] = w2T.name!;
+    const means = opts.means?.get(inputsOf(next)[0]!);
+    if (means) compensateBias(g, next, w2Data, d2, keep, means, fresh);
     layers.push({ node: label, channels_before: cout, channels_after: keep.length });
   }
   removeUnusedInitializers(g);
-  return { mode: 'structured', ratio, layers, skipped };
+  return { mode: 'structured', ratio, layers, skipped, ...(opts.means ? { compensated: true } : {}) };
+}
+
+/** Add Σ W2[o, c, ·] · mean[c] over the removed channels c to the next Conv's bias (padding borders ignored). */
+function compensateBias(
+  g: GraphProto,
+  next: NodeProto,
+  w2: Float32Array,
+  d2: readonly number[],
+  keep: readonly number[],
+  means: ArrayLike<number>,
+  fresh: (b: string) => string,
+): void {
+  const [c2 = 0, cin = 0] = d2;
+  const k2 = d2.slice(2).reduce((a, d) => a * d, 1);
+  const kept = new Set(keep);
+  const inits = initializerMap(g);
+  const bName = inputsOf(next)[2];
+  const old = bName ? inits.get(bName) : undefined;
+  const bias = old ? Float32Array.from(tensorToFloat32(old)) : new Float32Array(c2);
+  for (let o = 0; o < c2; o++) {
+    let add = 0;
+    for (let c = 0; c < cin; c++) {
+      if (kept.has(c)) continue;
+      let s = 0;
+      for (let j = 0; j < k2; j++) s += w2[(o * cin + c) * k2 + j]!;
+      add += s * (means[c] ?? 0);
+    }
+    bias[o]! += add;
+  }
+  const t = makeTensor(fresh(`${bName || next.name || 'conv'}_bias_compensated`), [c2], bias);
+  g.initializer!.push(t);
+  const ins = inputsOf(next);
+  while (ins.length < 3) ins.push('');
+  ins[2] = t.name!;
 }

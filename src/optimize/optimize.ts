@@ -18,7 +18,10 @@ import type { Tensor } from '../runtime/tensor.ts';
 import { assertSupported } from '../onnx/check.ts';
 import { convertWeightsToFp16, type Fp16Summary } from '../onnx/fp16.ts';
 import { decodeModel, encodeModel } from '../onnx/proto.ts';
-import { pruneStructured, pruneUnstructured, type PruneSummary } from '../onnx/prune.ts';
+import { pruneStructured, pruneUnstructured, structuredPruneInputs, type PruneSummary } from '../onnx/prune.ts';
+import { channelMeans } from '../onnx/calibrate.ts';
+import { foldBatchNorm } from '../onnx/fold-bn.ts';
+import { graphOf } from '../onnx/graph.ts';
 import { quantizeStatic, type QuantizeSummary } from '../onnx/quantize.ts';
 import { quantizeDynamic } from '../onnx/quantize-dynamic.ts';
 import { compareAccuracy, type AccuracyComparison } from './accuracy.ts';
@@ -43,6 +46,8 @@ export const optimizeOptionsSchema = z
     calibCount: z.number().int().positive().max(10_000).default(100),
     prune: z.number().gt(0).lt(1).optional(),
     structured: z.boolean().default(false),
+    /** With --structured: replace removed channels by their mean activation on the calibration images. */
+    biasCorrection: z.boolean().default(false),
     fp16: z.boolean().default(false),
     eval: z.string().min(1).optional(),
     /** Labelled evaluation files given directly (benchmarks use the data set's test split). */
@@ -58,7 +63,8 @@ export const optimizeOptionsSchema = z
   .refine((o) => !(o.int8 && o.fp16), { message: '--int8 and --fp16 cannot be combined (int8 already stores weights in 8 bits)' })
   .refine((o) => !o.structured || o.prune !== undefined, { message: '--structured needs --prune RATIO' })
   .refine((o) => !o.int8 || o.dynamic || o.calib || o.calibFiles, { message: 'static --int8 needs --calib DIR (calibration images); use --dynamic for weight-only quantization' })
-  .refine((o) => !o.dynamic || o.int8, { message: '--dynamic goes with --int8' });
+  .refine((o) => !o.dynamic || o.int8, { message: '--dynamic goes with --int8' })
+  .refine((o) => !o.biasCorrection || (o.structured && (o.calib || o.calibFiles)), { message: '--bias-correction needs --structured and --calib DIR' });
 export type OptimizeOptions = z.input<typeof optimizeOptionsSchema>;
 
 /** At most `n` items evenly spaced over the list (so every class of a sorted list is represented). */
@@ -114,11 +120,13 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
     const model = decodeModel(srcBytes, src.modelPath);
     assertSupported(model, src.modelPath);
 
-    const needImages = Boolean(o.int8 && !o.dynamic) || Boolean(o.eval || o.evalFiles);
+    // Calibration images serve static int8 and, for structured pruning, the mean activation of removed channels.
+    const useCalib = Boolean(o.int8 && !o.dynamic) || o.biasCorrection;
+    const needImages = useCalib || Boolean(o.eval || o.evalFiles);
     const spec = needImages ? imageSpecOf(manifest) : undefined;
     const inputName = manifest.inputs[0]!.name;
     let calib: Sample[] = [];
-    if (o.int8 && !o.dynamic) {
+    if (useCalib) {
       const files = o.calibFiles ? spread(o.calibFiles, o.calibCount) : await listImageFiles(o.calib!, o.calibCount);
       progress(`calibrating on ${files.length} images (${o.calibMethod}${o.calibMethod === 'percentile' ? ` ${o.percentile}` : ''})`);
       calib = await loadSamples(files, spec!);
@@ -137,7 +145,17 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
     let fp16: Fp16Summary | undefined;
     if (o.prune !== undefined) {
       progress(`pruning (${o.structured ? 'structured' : 'unstructured'}, ratio ${o.prune})`);
-      prune = o.structured ? pruneStructured(model, o.prune) : pruneUnstructured(model, o.prune);
+      if (o.structured) {
+        let means: Map<string, Float64Array> | undefined;
+        if (o.biasCorrection) {
+          const folded = decodeModel(encodeModel(model));
+          foldBatchNorm(graphOf(folded));
+          means = await channelMeans(folded, structuredPruneInputs(folded), batchesOf(calib, spec!, inputName, 16), backend, threads);
+        }
+        prune = pruneStructured(model, o.prune, means ? { means } : {});
+      } else {
+        prune = pruneUnstructured(model, o.prune);
+      }
       steps.push(`prune-${prune.mode}-${o.prune}`);
     }
     if (o.int8 && o.dynamic) {
@@ -211,7 +229,7 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
         steps,
         date: measuredAt,
         ...(quantize ? { quantize: { mode: quantize.mode, calibration: quantize.calibration ?? null, quantized_nodes: quantize.quantized_nodes } } : {}),
-        ...(prune ? { prune: { mode: prune.mode, ratio: prune.ratio } } : {}),
+        ...(prune ? { prune: { mode: prune.mode, ratio: prune.ratio, ...(prune.compensated ? { compensated_with_channel_means: true } : {}) } } : {}),
         ...(fp16 ? { fp16: { weights: 'float16', compute: 'float32' } } : {}),
         file_ratio: next.file_bytes / base.file_bytes,
         ...(accuracy ? { accuracy: { samples: accuracy.samples, baseline: accuracy.baseline_accuracy, optimized: accuracy.optimized_accuracy, argmax_agreement: accuracy.argmax_agreement } } : {}),

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { foldBatchNorm } from '../../src/onnx/fold-bn.ts';
 import { graphOf, initializerMap, dimsOf } from '../../src/onnx/graph.ts';
 import { decodeModel, encodeModel, tensorToFloat32 } from '../../src/onnx/proto.ts';
-import { pruneStructured, pruneUnstructured } from '../../src/onnx/prune.ts';
+import { keptChannels, pruneStructured, pruneUnstructured, structuredPruneInputs } from '../../src/onnx/prune.ts';
+import { channelMeans } from '../../src/onnx/calibrate.ts';
+import { getBackend } from '../../src/runtime/index.ts';
 import { convertWeightsToFp16, fromHalfBits, toHalfBits } from '../../src/onnx/fp16.ts';
 import { modelStats } from '../../src/optimize/stats.ts';
 import { convNet, imageBatch } from './onnx-fixture.ts';
@@ -108,6 +110,55 @@ describe('structured channel pruning', () => {
     const a = await run(zeroed, x);
     const b = await run(encodeModel(m2), x);
     expect(maxAbsDiff(a.logits!, b.logits!)).toBeLessThan(1e-4);
+  });
+});
+
+describe('structured pruning options', () => {
+  it('kept channels: exact ratio by default, rounded to a multiple when aligned, always at least one removed', () => {
+    expect(keptChannels(24, 0.25, 1)).toBe(18);
+    expect(keptChannels(24, 0.25, 8)).toBe(16);
+    expect(keptChannels(32, 0.1, 8)).toBe(24);
+    expect(keptChannels(8, 0.01, 1)).toBe(7);
+    expect(keptChannels(2, 0.9, 1)).toBe(1);
+  });
+
+  it('bias correction: removed constant channels are replaced by their mean instead of zero', async () => {
+    // In every prunable conv the channels that will be removed get zero weights and a positive bias:
+    // after ReLU/MaxPool they are constant, so their L1 norm is smallest and replacing them by their
+    // mean is exact away from the zero-padded borders (hence a larger input here).
+    const size = 128;
+    const input = { image: { datatype: 'FP32' as const, shape: [2, 1, size, size], data: imageBatch(2, size, 4) } };
+    const m0 = decodeModel(convNet({ size, widths: [8, 16, 16, 24] }));
+    const g = graphOf(m0);
+    const inits = initializerMap(g);
+    for (const [name, count] of [['conv0', 2], ['conv1', 4], ['conv2', 4]] as const) {
+      const node = g.node!.find((n) => n.name === name)!;
+      const w = inits.get(node.input![1]!)!;
+      const b = inits.get(node.input![2]!)!;
+      const wd = tensorToFloat32(w);
+      const bd = tensorToFloat32(b);
+      const per = wd.length / dimsOf(w)[0]!;
+      for (let c = 0; c < count; c++) {
+        wd.fill(0, c * per, (c + 1) * per);
+        bd[c] = 0.8;
+      }
+      w.rawData = new Uint8Array(wd.buffer.slice(0));
+      b.rawData = new Uint8Array(bd.buffer.slice(0));
+    }
+    const model = encodeModel(m0);
+    const folded = decodeModel(model);
+    const means = await channelMeans(folded, structuredPruneInputs(folded), [input], await getBackend());
+    expect(means.get('pool1')![0]).toBeCloseTo(0.8, 5);
+    const plain = decodeModel(model);
+    pruneStructured(plain, 0.25);
+    const corrected = decodeModel(model);
+    const summary = pruneStructured(corrected, 0.25, { means });
+    expect(summary.compensated).toBe(true);
+    expect(summary.layers.map((l) => l.channels_after)).toEqual([6, 12, 12]);
+    const ref = await run(model, input);
+    const errPlain = maxAbsDiff(ref.embedding!, (await run(encodeModel(plain), input)).embedding!);
+    const errCorrected = maxAbsDiff(ref.embedding!, (await run(encodeModel(corrected), input)).embedding!);
+    expect(errCorrected).toBeLessThan(errPlain * 0.5);
   });
 });
 

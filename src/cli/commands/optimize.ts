@@ -17,6 +17,7 @@ interface RawOptions {
   calibCount: string;
   prune?: string;
   structured?: boolean;
+  biasCorrection?: boolean;
   fp16?: boolean;
   eval?: string;
   batches: string;
@@ -46,6 +47,7 @@ export function toOptimizeOptions(r: RawOptions): OptimizeOptions {
     calibCount: num('--calib-count', r.calibCount),
     ...(r.prune !== undefined ? { prune: num('--prune', r.prune) } : {}),
     structured: Boolean(r.structured),
+    biasCorrection: Boolean(r.biasCorrection),
     fp16: Boolean(r.fp16),
     ...(r.eval ? { eval: r.eval } : {}),
     batches: r.batches.split(',').map((b) => num('--batches', b)),
@@ -69,6 +71,7 @@ export function register(program: Command): void {
     .option('--calib-count <n>', 'calibration images to use (evenly spread over the folder)', '100')
     .option('--prune <ratio>', 'magnitude pruning: share of weights (or, with --structured, of conv channels) to remove, 0..1')
     .option('--structured', 'with --prune: remove whole conv channels (smallest L1 norm) instead of single weights')
+    .option('--bias-correction', 'with --structured and --calib: fold the mean activation of removed channels into the next layer\'s bias')
     .option('--fp16', 'store weights as float16 (half the file; computes in float32)')
     .option('--eval <dir>', 'labelled images DIR/<class>/<image>: accuracy of original vs new and argmax agreement')
     .option('--batches <list>', 'batch sizes to time', '1,16')
