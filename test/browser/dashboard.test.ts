@@ -3,7 +3,9 @@
  * 1. against the demo line (startLine: embedded broker, SQLite, the bundled models, the simulator):
  *    live numbers change, the control chart and machine panels draw data, a QA correction reaches
  *    the live accuracy; screenshots at 1366x768 and 1920x1080 go to test-output/;
- * 2. against a scripted line with known data: a Western Electric violation is flagged, an alert is
+ * 2. behind authentication: no token -> sign-in form; a line-scoped viewer token sees the line but
+ *    cannot label; an inspector token (from ?token=, then kept out of the URL) can;
+ * 3. against a scripted line with known data: a Western Electric violation is flagged, an alert is
  *    acknowledged with who, Enter confirms a label, and the page reconnects after a server restart.
  * Without /usr/bin/chromium the suite fails in CI and is skipped (with the reason) elsewhere.
  */
@@ -15,8 +17,11 @@ import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/core/log.ts';
 import { startLine } from '../../src/line/app.ts';
 import type { RunningLine } from '../../src/line/app.ts';
+import { setupSecurity } from '../../src/security/index.ts';
+import type { Security } from '../../src/security/index.ts';
 import { startFakeLine } from './fake-line.ts';
 import type { FakeLine } from './fake-line.ts';
 
@@ -150,6 +155,79 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       await page.screenshot({ path: path.join(OUT, 'dashboard-1920x1080.png') });
       expect(errors).toEqual([]);
       await page.close();
+    });
+  });
+
+  describe('behind authentication', () => {
+    let line: RunningLine;
+    let sec: Security;
+    let dir: string;
+    let viewer: string;
+    let inspector: string;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(path.join(tmpdir(), 'ls-dash-auth-'));
+      sec = await setupSecurity({ dataDir: dir, log: silentLogger(), print: () => undefined });
+      viewer = (await sec.tokens!.create({ role: 'viewer', lines: ['line1'], name: 'wall screen' })).token;
+      inspector = (await sec.tokens!.create({ role: 'inspector', name: 'QA desk' })).token;
+      line = await startLine({
+        repoDir: path.join(ROOT, 'models'),
+        line: path.join(ROOT, 'config/line.yaml'),
+        db: path.join(dir, 'line.db'),
+        port: 0,
+        mqttPort: 0,
+        clientId: `linesight-dash-auth-${process.pid}`,
+        simulator: { partsPerS: 4, readingsPerS: 1, seed: 5 },
+        security: sec,
+      });
+    });
+
+    afterAll(async () => {
+      await line?.dispose();
+      await sec?.dispose();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it('asks for a token, lets a viewer look but not label, and an inspector label', async () => {
+      const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+      const page = await context.newPage();
+      const errors = watchErrors(page);
+      await page.goto(`${line.url}/`);
+      await page.waitForSelector('#signin');
+
+      // sign in as the line-scoped viewer through the form: data flows
+      await page.locator('#signin-token').fill(viewer);
+      await page.locator('#signin button[type="submit"]').click();
+      await page.waitForSelector('#conn[data-state="live"]', { timeout: 15_000 });
+      await page.waitForSelector('#totals[data-total]');
+      const total0 = await num(page, '#totals', 'data-total');
+      await page.waitForFunction((t0) => Number(document.querySelector('#totals')?.getAttribute('data-total')) > t0, total0, { timeout: 10_000 });
+      await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('#strip figure.frame img')].some((i) => i.complete && i.naturalWidth > 0), undefined, { timeout: 10_000 });
+      expect(await page.locator('#signin').count()).toBe(0);
+
+      // a viewer cannot label: the server refuses with 403 and the page says why
+      await page.waitForSelector('#qa-detail[data-part] .btn-label');
+      const refused = page.waitForResponse((r) => r.url().endsWith('/v1/feedback'));
+      await page.locator('body').press('1');
+      expect((await refused).status()).toBe(403);
+      await page.waitForSelector('.msg-error:has-text("needs role inspector")');
+      await context.close();
+
+      // an inspector from ?token=: the token leaves the address bar, labelling works
+      const context2 = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+      const page2 = await context2.newPage();
+      const errors2 = watchErrors(page2);
+      await page2.goto(`${line.url}/?token=${inspector}`);
+      await page2.waitForSelector('#conn[data-state="live"]', { timeout: 15_000 });
+      expect(page2.url()).not.toContain(inspector);
+      await page2.waitForSelector('#qa-detail[data-part] .btn-label');
+      const accepted = page2.waitForResponse((r) => r.url().endsWith('/v1/feedback'));
+      await page2.locator('body').press('Enter');
+      const res = await accepted;
+      expect(res.status()).toBe(200);
+      expect(((await res.json()) as { part: { feedback?: { by?: string } } }).part.feedback?.by).toBe('token:QA desk');
+      await context2.close();
+      expect([...errors, ...errors2]).toEqual([]);
     });
   });
 

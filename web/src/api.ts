@@ -34,6 +34,12 @@ export function initToken(loc: Location = window.location, storage: Storage = wi
   return token;
 }
 
+/** Keep a token typed into the sign-in form for this tab (the page reloads to use it everywhere). */
+export function storeToken(value: string, storage: Storage = window.sessionStorage): void {
+  if (value) storage.setItem(TOKEN_KEY, value);
+  else storage.removeItem(TOKEN_KEY);
+}
+
 /** The bearer token in use, if any. */
 export function currentToken(): string | null {
   return token;

@@ -6,7 +6,7 @@
  */
 import { AccuracyPanel } from './accuracy.ts';
 import { AlertsPanel } from './alerts.ts';
-import { ApiError, getJson, initToken, listOf } from './api.ts';
+import { ApiError, getJson, initToken, listOf, storeToken } from './api.ts';
 import { byId, clock, h, replaceChildren } from './dom.ts';
 import { LabellingPanel } from './labelling.ts';
 import { MachinesPanel } from './machines.ts';
@@ -39,9 +39,29 @@ function notify(text: string, kind: 'error' | 'info' = 'error'): void {
   if (kind === 'info') setTimeout(() => msg.remove(), 6000);
 }
 
+/** The sign-in form shown when the API answers 401: paste a token, kept for this tab only. */
+function showSignIn(): void {
+  if (document.getElementById('signin')) return;
+  const input = h('input', { id: 'signin-token', type: 'password', placeholder: 'lst_…', autocomplete: 'off', 'aria-label': 'API token' });
+  const form = h(
+    'form',
+    { id: 'signin', class: 'msg msg-error signin' },
+    h('span', {}, token ? 'This token is not accepted (expired or revoked). ' : 'Sign-in needed. ', 'Paste an API token (viewer to look, inspector to label) or open the page with ?token=…'),
+    input,
+    h('button', { type: 'submit', class: 'btn' }, 'Use token'),
+  );
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    storeToken(input.value.trim());
+    window.location.reload();
+  });
+  messagesEl.prepend(form);
+  input.focus();
+}
+
 function explain(what: string, e: unknown): void {
   if (e instanceof ApiError && e.status === 401) {
-    notify('Sign-in needed: open the dashboard with ?token=<your token> (the token stays in this browser tab only).');
+    showSignIn();
   } else if (e instanceof ApiError && e.status === 403) {
     notify(`Your token may not read ${what}.`);
   } else {
@@ -66,16 +86,21 @@ let snapshotSeq = 0;
 /** Load the whole state once (first connect and after every reconnect). */
 async function loadSnapshot(): Promise<void> {
   const seq = ++snapshotSeq;
-  const [summary, parts, openAlerts] = await Promise.all([
-    getJson<LineSummary>('/v1/line/summary').catch((e: unknown) => (explain('the line summary', e), undefined)),
-    getJson<unknown>('/v1/parts/recent?limit=40').then((b) => listOf<Part>(b, 'parts')).catch((e: unknown) => (explain('recent parts', e), undefined)),
+  const summary = await getJson<LineSummary>('/v1/line/summary').catch((e: unknown) => (explain('the line summary', e), undefined));
+  // with one visible line (one configured, or a token limited to one) name it: line-scoped tokens must
+  const lines = summary?.lines ?? [];
+  const line = lines.length === 1 ? lines[0]?.id : undefined;
+  const lineQuery = line ? `&line=${encodeURIComponent(line)}` : '';
+  pchart.setLine(line);
+  const [parts, openAlerts] = await Promise.all([
+    getJson<unknown>(`/v1/parts/recent?limit=40${lineQuery}`).then((b) => listOf<Part>(b, 'parts')).catch((e: unknown) => (explain('recent parts', e), undefined)),
     getJson<unknown>('/v1/alerts?state=open').then((b) => listOf<Alert>(b, 'alerts')).catch((e: unknown) => (explain('alerts', e), undefined)),
   ]);
   if (seq !== snapshotSeq) return;
   if (summary) {
     overview.setSnapshot(summary.stations, summary.open_alerts);
     pchart.setStations([...new Set(summary.stations.map((s) => s.station))].sort());
-    void machines.setSnapshot(summary.machines, (summary.lines ?? []).flatMap((l) => l.machines.map((m) => m.id)));
+    void machines.setSnapshot(summary.machines, lines.flatMap((l) => l.machines.map((m) => m.id)));
   }
   if (parts) {
     strip.setSnapshot(parts);
@@ -115,7 +140,21 @@ function onEvent(e: LineEvent): void {
 
 const STATE_TEXT: Record<StreamState, string> = { connecting: 'connecting…', live: '● live', reconnecting: '○ reconnecting' };
 
+let probing = false;
+
+/** The stream failed: ask the API why (an EventSource never shows the status), e.g. 401 -> sign in. */
+function probe(): void {
+  if (probing) return;
+  probing = true;
+  getJson<unknown>('/v1/line/summary')
+    .catch((e: unknown) => {
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) explain('the line', e);
+    })
+    .finally(() => (probing = false));
+}
+
 function onState(s: StreamState, attempt: number): void {
+  if (s === 'reconnecting' && attempt <= 1) probe();
   statusEl.dataset.state = s;
   replaceChildren(statusEl, s === 'reconnecting' && attempt > 0 ? `${STATE_TEXT[s]} (try ${attempt})` : STATE_TEXT[s]);
 }

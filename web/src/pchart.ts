@@ -36,6 +36,7 @@ export function pchartData(chart: PChart): uPlot.AlignedData {
 export class PChartPanel {
   private chart: ResponsiveChart | undefined;
   private station = '';
+  private line: string | undefined;
   private intervalS = 10;
   private pending: ReturnType<typeof setTimeout> | undefined;
   private inflight = false;
@@ -56,6 +57,11 @@ export class PChartPanel {
       this.intervalS = Number(intervalSelect.value) || 10;
       void this.refresh();
     });
+  }
+
+  /** Restrict the chart to one production line (undefined: every line the token may see). */
+  setLine(line: string | undefined): void {
+    this.line = line;
   }
 
   /** Offer the stations of the line in the selector (keeps the current choice). */
@@ -82,6 +88,7 @@ export class PChartPanel {
     try {
       const q = new URLSearchParams({ interval_s: String(this.intervalS), points: String(this.points) });
       if (this.station) q.set('station', this.station);
+      if (this.line) q.set('line', this.line);
       const chart = await getJson<PChart>(`/v1/spc/p-chart?${q}`);
       this.draw(chart);
     } catch (e) {
