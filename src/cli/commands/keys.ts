@@ -9,7 +9,7 @@ import { action } from '../context.ts';
 import { generateDataKey, keyIdOf, writeKeyFile } from '../../security/crypto.ts';
 import { reencryptToCurrent, rotateDataKey, type RotationResult } from '../../security/key-rotation.ts';
 import { openStore } from '../../store/open.ts';
-import { auditCli, DEFAULT_DATA_DIR } from './tokens.ts';
+import { DEFAULT_DATA_DIR, withAudit } from './tokens.ts';
 
 interface KeyOpts {
   data: string;
@@ -42,8 +42,10 @@ export function register(program: Command): void {
     .action(action(async (o: KeyOpts) => {
       const file = keyFileOf(o);
       const key = generateDataKey();
-      await writeKeyFile(file, key);
-      await auditCli(o, { action: 'key.generate', target: `key:${keyIdOf(key)}` });
+      await withAudit(o, async () => {
+        await writeKeyFile(file, key);
+        return { result: undefined, entry: { action: 'key.generate', target: `key:${keyIdOf(key)}` } };
+      });
       process.stdout.write(`wrote data key ${keyIdOf(key)} to ${file}; start with --data-key-file ${file} (or set LINESIGHT_DATA_KEY)\n`);
     }));
 
@@ -53,8 +55,10 @@ export function register(program: Command): void {
     .action(action(async (o: KeyOpts) => {
       const store = await openStore(dbOf(o));
       try {
-        const r = await rotateDataKey(keyFileOf(o), store);
-        await auditCli(o, { action: 'key.rotate', target: `key:${r.keyId}`, details: { retired: r.retiredKeyId, rows: r.rows } });
+        const r = await withAudit(o, async () => {
+          const x = await rotateDataKey(keyFileOf(o), store);
+          return { result: x, entry: { action: 'key.rotate', target: `key:${x.keyId}`, details: { retired: x.retiredKeyId, rows: x.rows } } };
+        });
         report(r);
       } finally {
         await store.dispose();
@@ -67,8 +71,10 @@ export function register(program: Command): void {
     .action(action(async (o: KeyOpts) => {
       const store = await openStore(dbOf(o));
       try {
-        const r = await reencryptToCurrent(keyFileOf(o), store);
-        await auditCli(o, { action: 'key.reencrypt', target: `key:${r.keyId}`, details: { rows: r.rows } });
+        const r = await withAudit(o, async () => {
+          const x = await reencryptToCurrent(keyFileOf(o), store);
+          return { result: x, entry: { action: 'key.reencrypt', target: `key:${x.keyId}`, details: { rows: x.rows } } };
+        });
         report(r);
       } finally {
         await store.dispose();

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { action } from '../context.ts';
 import { AuditLog } from '../../security/audit.ts';
 import { TokenStore } from '../../security/tokens.ts';
-import { ROLES, isRole } from '../../security/roles.ts';
+import { ROLES, isRole, type Role } from '../../security/roles.ts';
 import { removeFileUser, setFileUser } from '../../security/mqtt-auth.ts';
 import { LsError } from '../../core/errors.ts';
 
@@ -24,11 +24,16 @@ interface DataOpts {
 const tokensFile = (o: DataOpts) => o.tokensFile ?? path.join(o.data, 'tokens.json');
 const auditFile = (o: DataOpts) => o.auditFile ?? path.join(o.data, 'audit.log');
 
-/** Append one audit entry from the CLI (the actor is the OS user). */
-export async function auditCli(o: DataOpts, e: { action: string; target: string; details?: unknown }): Promise<void> {
+/**
+ * Run a CLI action that must be audited: the log is opened (and its chain verified) first, so an
+ * action never happens when it cannot be recorded; the entry is appended after the action succeeded.
+ */
+export async function withAudit<T>(o: DataOpts, run: () => Promise<{ result: T; entry: { action: string; target: string; details?: unknown } }>): Promise<T> {
   const log = await AuditLog.open(auditFile(o));
   try {
-    await log.append({ actor: cliUser(), ...e });
+    const { result, entry } = await run();
+    await log.append({ actor: cliUser(), ...entry });
+    return result;
   } finally {
     await log.dispose();
   }
@@ -68,8 +73,10 @@ export function register(program: Command): void {
     .action(action(async (o: DataOpts & { role: string; lines?: string; name?: string; json?: boolean }) => {
       if (!isRole(o.role)) throw new LsError('LS_ERR_VALIDATION', `--role must be one of ${ROLES.join(', ')}`, { subject: o.role });
       const store = await TokenStore.open(tokensFile(o));
-      const { token, info } = await store.create({ role: o.role, ...(o.lines ? { lines: list(o.lines) } : {}), ...(o.name ? { name: o.name } : {}) }, cliUser());
-      await auditCli(o, { action: 'token.create', target: `token:${info.id}`, details: { role: info.role, lines: info.lines, name: info.name } });
+      const { token, info } = await withAudit(o, async () => {
+        const r = await store.create({ role: o.role as Role, ...(o.lines ? { lines: list(o.lines) } : {}), ...(o.name ? { name: o.name } : {}) }, cliUser());
+        return { result: r, entry: { action: 'token.create', target: `token:${r.info.id}`, details: { role: r.info.role, lines: r.info.lines, name: r.info.name } } };
+      });
       if (o.json) process.stdout.write(`${JSON.stringify({ token, ...info })}\n`);
       else {
         process.stdout.write(`${token}\n`);
@@ -93,8 +100,11 @@ export function register(program: Command): void {
     .description('revoke a token by id (a running server refuses it at once)')
     .argument('<id>', 'token id from `tokens list`')
     .action(action(async (id: string, o: DataOpts) => {
-      const info = await (await TokenStore.open(tokensFile(o))).revoke(id, cliUser());
-      await auditCli(o, { action: 'token.revoke', target: `token:${info.id}` });
+      const store = await TokenStore.open(tokensFile(o));
+      const info = await withAudit(o, async () => {
+        const r = await store.revoke(id, cliUser());
+        return { result: r, entry: { action: 'token.revoke', target: `token:${r.id}` } };
+      });
       process.stdout.write(`revoked ${info.id} (${info.name})\n`);
     }));
 
@@ -111,8 +121,10 @@ export function register(program: Command): void {
       const { randomBytes } = await import('node:crypto');
       const given = process.env.LINESIGHT_MQTT_PASSWORD;
       const password = given ?? randomBytes(18).toString('base64url');
-      const u = await setFileUser(usersFile(o), { username, password, allow_cert: o.cert ?? false, publish: list(o.publish), subscribe: list(o.subscribe) });
-      await auditCli(o, { action: 'mqtt_user.set', target: `mqtt:${username}`, details: { publish: u.publish, subscribe: u.subscribe, allow_cert: u.allow_cert } });
+      const u = await withAudit(o, async () => {
+        const r = await setFileUser(usersFile(o), { username, password, allow_cert: o.cert ?? false, publish: list(o.publish), subscribe: list(o.subscribe) });
+        return { result: r, entry: { action: 'mqtt_user.set', target: `mqtt:${username}`, details: { publish: r.publish, subscribe: r.subscribe, allow_cert: r.allow_cert } } };
+      });
       if (!given) process.stdout.write(`${password}\n`);
       process.stderr.write(`MQTT user ${username}: publish [${u.publish.join(', ')}], subscribe [${u.subscribe.join(', ')}]${given ? '' : '; the password above is not shown again'}\n`);
     }));
@@ -121,8 +133,10 @@ export function register(program: Command): void {
     .argument('<username>')
     .option('--users-file <file>', 'MQTT users file (default <data>/mqtt-users.json)')
     .action(action(async (username: string, o: DataOpts & { usersFile?: string }) => {
-      if (!(await removeFileUser(usersFile(o), username))) throw new LsError('LS_ERR_NOT_FOUND', `no MQTT user ${username}`, { subject: username });
-      await auditCli(o, { action: 'mqtt_user.remove', target: `mqtt:${username}` });
+      await withAudit(o, async () => {
+        if (!(await removeFileUser(usersFile(o), username))) throw new LsError('LS_ERR_NOT_FOUND', `no MQTT user ${username}`, { subject: username });
+        return { result: undefined, entry: { action: 'mqtt_user.remove', target: `mqtt:${username}` } };
+      });
       process.stdout.write(`removed ${username}\n`);
     }));
 }
