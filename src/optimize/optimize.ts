@@ -27,7 +27,7 @@ import { quantizeDynamic } from '../onnx/quantize-dynamic.ts';
 import { compareAccuracy, type AccuracyComparison } from './accuracy.ts';
 import { compareLatency, type LatencyRow } from './benchmark.ts';
 import type { OptimizeReport } from './report.ts';
-import { batchesOf, imageSpecOf, listImageFiles, loadSamples, stackSamples, syntheticFeeds, type ImageFile, type Sample } from './samples.ts';
+import { batchesOf, imageSpecOf, listImageFiles, loadSamples, stackSamples, syntheticFeeds, syntheticRows, type ImageFile, type Sample } from './samples.ts';
 import { engineKernels, integerKernelCount, modelStats } from './stats.ts';
 
 /** The options of one optimization run (validated once, then frozen). */
@@ -207,7 +207,9 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
       if (o.bench) {
         const pool = evalSamples.length ? evalSamples : calib;
         const feedsFor = (batch: number): Record<string, Tensor> =>
-          spec && pool.length ? stackSamples(Array.from({ length: batch }, (_, i) => pool[i % pool.length]!), spec, inputName) : syntheticFeeds(baseline.inputs, batch);
+          spec && pool.length
+            ? stackSamples(Array.from({ length: batch }, (_, i) => pool[i % pool.length]!), spec, inputName)
+            : manifest.preprocess.kind === 'tabular' ? syntheticRows(manifest, batch) : syntheticFeeds(baseline.inputs, batch);
         progress(`measuring latency side by side (batches ${o.batches.join(', ')}, ${o.iterations} runs each)`);
         latency = await compareLatency(baseline, optimized, feedsFor, { batches: o.batches, iterations: o.iterations, warmup: o.warmup });
       }

@@ -10,6 +10,7 @@ import { isImageFile } from '../data/readers/image-folder.ts';
 import { preprocessImage, sampleSize, type SampleData } from '../pipeline/pre/image.ts';
 import type { ImagePreprocess, Manifest } from '../repository/manifest.ts';
 import type { IoInfo, Tensor } from '../runtime/tensor.ts';
+import { tabularFeeds, type RawRow } from '../pipeline/pre/tabular.ts';
 
 /** An image file with the class named by its folder (when there is one). */
 export interface ImageFile {
@@ -91,13 +92,33 @@ export function batchesOf(samples: readonly Sample[], spec: ImagePreprocess, inp
   return out;
 }
 
-/** Feeds of `batch` rows for any model, from a seeded generator (for models without image inputs). */
-export function syntheticFeeds(inputs: readonly IoInfo[], batch: number, seed = 1): Record<string, Tensor> {
+function lcg(seed: number): () => number {
   let s = seed >>> 0;
-  const next = () => {
+  return () => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
     return s / 4294967296;
   };
+}
+
+/** Feeds of `batch` synthetic rows for a tabular model: values inside each feature's range, categories in turn. */
+export function syntheticRows(manifest: Manifest, batch: number, seed = 1): Record<string, Tensor> {
+  if (manifest.preprocess.kind !== 'tabular') throw new LsError('LS_ERR_INTERNAL', 'not a tabular model');
+  const next = lcg(seed);
+  const features = manifest.preprocess.features;
+  const rows: RawRow[] = Array.from({ length: batch }, (_, r) =>
+    Object.fromEntries(features.map((f) => {
+      if (f.type === 'categorical') return [f.name, f.categories?.[r % Math.max(1, f.categories.length)] ?? ''];
+      const lo = f.min ?? 0;
+      const hi = f.max ?? lo + 1;
+      return [f.name, lo + next() * (hi - lo)];
+    })),
+  );
+  return tabularFeeds(manifest, rows);
+}
+
+/** Feeds of `batch` rows for any model with FP32 inputs, from a seeded generator. */
+export function syntheticFeeds(inputs: readonly IoInfo[], batch: number, seed = 1): Record<string, Tensor> {
+  const next = lcg(seed);
   const feeds: Record<string, Tensor> = {};
   for (const i of inputs) {
     const shape = i.shape.map((d, k) => (d < 0 ? (k === 0 ? batch : 1) : d));
