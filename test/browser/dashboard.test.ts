@@ -220,6 +220,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       await page2.goto(`${line.url}/?token=${inspector}`);
       await page2.waitForSelector('#conn[data-state="live"]', { timeout: 15_000 });
       expect(page2.url()).not.toContain(inspector);
+      await page2.waitForSelector('#signout');
       await page2.waitForSelector('#qa-detail[data-part] .btn-label');
       const accepted = page2.waitForResponse((r) => r.url().endsWith('/v1/feedback'));
       await page2.locator('body').press('Enter');
@@ -284,6 +285,10 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       await expect.poll(async () => Number(await page.locator('body').getAttribute('data-snapshot')), { timeout: 10_000 }).toBeGreaterThan(snapshot0);
       const total0 = await num(page, '#totals', 'data-total');
       await page.waitForFunction((t0) => Number(document.querySelector('#totals')?.getAttribute('data-total')) > t0, total0, { timeout: 10_000 });
+
+      // bounded page: the strip and the QA queue keep a fixed number of parts however long it runs
+      expect(await page.locator('#strip figure.frame').count()).toBe(12);
+      expect(await page.locator('#qa-queue li').count()).toBeLessThanOrEqual(14);
 
       await page.screenshot({ path: path.join(OUT, 'dashboard-scripted-1920x1080.png'), fullPage: true });
       expect(errors).toEqual([]);

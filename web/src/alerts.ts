@@ -28,6 +28,11 @@ export class AlertsPanel {
 
   onAlert(e: AlertEvent): void {
     this.alerts.set(e.id, { ...this.alerts.get(e.id), ...e });
+    // an always-on screen must not collect every alert of a week: keep the newest 200
+    if (this.alerts.size > 200) {
+      const oldest = [...this.alerts.values()].sort((a, b) => Number(!a.acknowledged_at) - Number(!b.acknowledged_at) || a.ts - b.ts)[0];
+      if (oldest) this.alerts.delete(oldest.id);
+    }
     this.render();
   }
 

@@ -26,8 +26,17 @@ const messagesEl = byId('messages');
 const operatorEl = byId<HTMLInputElement>('operator');
 
 operatorEl.value = window.localStorage.getItem(OPERATOR_KEY) ?? '';
+if (token) {
+  // with a token the server records the token's name as who acted; the name field would mislead
+  const out = h('button', { type: 'button', class: 'btn btn-small', id: 'signout', title: 'forget the token in this tab' }, 'Sign out');
+  out.addEventListener('click', () => {
+    storeToken('');
+    window.location.reload();
+  });
+  operatorEl.closest('label')?.replaceWith(h('span', { class: 'operator' }, 'signed in with a token '), out);
+}
 operatorEl.addEventListener('change', () => window.localStorage.setItem(OPERATOR_KEY, operatorEl.value.trim()));
-const who = (): string | undefined => operatorEl.value.trim() || undefined;
+const who = (): string | undefined => (token ? undefined : operatorEl.value.trim() || undefined);
 
 /** Show a message at the top of the page; the same text replaces its earlier copy. */
 function notify(text: string, kind: 'error' | 'info' = 'error'): void {
