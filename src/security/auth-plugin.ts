@@ -96,10 +96,13 @@ const authPluginImpl: FastifyPluginAsync<AuthPluginOptions> = async (app: Fastif
     }
     let need: Role;
     if (cfg?.role) need = cfg.role;
-    else {
+    else if (req.routeOptions.url === undefined) {
+      // no route matched: any valid token may learn that it is a 404, anonymous callers may not probe
+      need = 'viewer';
+    } else {
       need = 'admin';
-      const route = `${req.method} ${req.routeOptions.url ?? '(no route)'}`;
-      if (req.routeOptions.url && !warned.has(route)) {
+      const route = `${req.method} ${req.routeOptions.url}`;
+      if (!warned.has(route)) {
         warned.add(route);
         log.warn({ route }, 'route declares no config.role; treating it as admin-only');
       }

@@ -117,6 +117,12 @@ describe('auth plugin: refusals first', () => {
     expect((await app.inject({ method: 'POST', url: '/undeclared', headers: bearer(adm) })).statusCode).toBe(200);
   });
 
+  it('unknown URLs: 401 without a token, 404 with any valid token', async () => {
+    expect((await app.inject({ method: 'GET', url: '/no/such/route' })).statusCode).toBe(401);
+    const { token } = await tokens.create({ role: 'viewer' });
+    expect((await app.inject({ method: 'GET', url: '/no/such/route', headers: bearer(token) })).statusCode).toBe(404);
+  });
+
   it('public routes need nothing; the principal is set for handlers', async () => {
     expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
     const { token } = await tokens.create({ role: 'viewer', name: 'wall-screen' });
