@@ -12,8 +12,8 @@ import { ROLES, roleRank, type Principal, type Role } from './roles.ts';
 
 /** OIDC settings, validated once. */
 export const jwtOptionsSchema = z.strictObject({
-  /** JWKS endpoint of the identity provider (https). */
-  jwks_url: z.url({ protocol: /^https?$/ }).optional(),
+  /** JWKS endpoint of the identity provider: https (plain http only on this machine, where nobody can swap the keys in transit). */
+  jwks_url: z.url({ protocol: /^https?$/ }).refine((u) => u.startsWith('https://') || /^http:\/\/(127\.0\.0\.1|localhost|\[::1\])[:/]/.test(u), 'jwks_url must use https').optional(),
   /** A local JWKS file instead of a URL. */
   jwks_file: z.string().min(1).optional(),
   issuer: z.string().min(1).optional(),

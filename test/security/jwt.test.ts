@@ -58,6 +58,29 @@ describe('identity-provider JWTs (local JWKS file)', () => {
     await app.close();
   });
 
+  it('fetches keys from a JWKS URL (the identity provider\'s endpoint)', async () => {
+    const http = await import('node:http');
+    const kp = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(kp.publicKey)), kid: 'remote-1', alg: 'ES256' };
+    let fetched = 0;
+    const server = http.createServer((_req, res) => {
+      fetched++;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const v = await JwtVerifier.create({ jwks_url: `http://127.0.0.1:${port}/certs`, issuer: 'https://idp.plant' });
+      const jwt = await new SignJWT({ roles: ['viewer'] }).setProtectedHeader({ alg: 'ES256', kid: 'remote-1' }).setSubject('bob').setIssuer('https://idp.plant').setExpirationTime('5m').sign(kp.privateKey);
+      expect(await v.verify(jwt)).toMatchObject({ ok: true, principal: { id: 'jwt:bob', role: 'viewer' } });
+      expect(fetched).toBeGreaterThanOrEqual(1);
+    } finally {
+      server.close();
+    }
+    await expect(JwtVerifier.create({ jwks_url: 'http://idp.plant/certs' })).rejects.toMatchObject({ code: 'LS_ERR_SECURITY_CONFIG', message: expect.stringMatching(/https/) });
+  });
+
   it('refuses a configuration with neither or both of jwks_url and jwks_file', async () => {
     await expect(JwtVerifier.create({})).rejects.toMatchObject({ code: 'LS_ERR_SECURITY_CONFIG' });
     await expect(JwtVerifier.create({ jwks_file: 'a', jwks_url: 'https://x/jwks' })).rejects.toMatchObject({ code: 'LS_ERR_SECURITY_CONFIG' });
