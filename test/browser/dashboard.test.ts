@@ -232,6 +232,44 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
     });
   });
 
+  describe('under a fast scripted line', () => {
+    let fast: FakeLine;
+
+    beforeAll(async () => {
+      fast = await startFakeLine({ port: 0, partEveryMs: 10 });
+    });
+
+    afterAll(async () => {
+      await fast?.dispose();
+    });
+
+    it('keeps DOM size and JS heap flat while thousands of events arrive', async () => {
+      const page = await browser.newPage({ viewport: { width: 1366, height: 768 } });
+      const errors = watchErrors(page);
+      await page.goto(`${fast.url}/`);
+      await page.waitForSelector('#conn[data-state="live"]');
+      const cdp = await page.context().newCDPSession(page);
+      const measure = async (): Promise<{ nodes: number; heap: number; total: number }> => {
+        await cdp.send('HeapProfiler.collectGarbage');
+        const heap = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+        const nodes = await page.evaluate(() => document.getElementsByTagName('*').length);
+        return { nodes, heap, total: await num(page, '#totals', 'data-total') };
+      };
+      // warm up: first snapshot, charts created, the QA queue full
+      await page.waitForFunction(() => Number(document.querySelector('#qa-queue')?.getAttribute('data-count')) >= 14, undefined, { timeout: 10_000 });
+      const m1 = await measure();
+      await page.waitForFunction((t) => Number(document.querySelector('#totals')?.getAttribute('data-total')) >= t, m1.total + 600, { timeout: 30_000 });
+      const m2 = await measure();
+      console.log(`[dashboard] after ${m2.total - m1.total} inspections: DOM ${m1.nodes} -> ${m2.nodes} elements, JS heap ${(m1.heap / 1e6).toFixed(2)} -> ${(m2.heap / 1e6).toFixed(2)} MB`);
+      // 600+ inspections later the page holds the same parts: no per-event growth
+      expect(m2.total - m1.total).toBeGreaterThanOrEqual(600);
+      expect(m2.nodes).toBeLessThanOrEqual(m1.nodes + 40);
+      expect(m2.heap - m1.heap).toBeLessThan(2_000_000);
+      expect(errors).toEqual([]);
+      await page.close();
+    });
+  });
+
   describe('on a scripted line', () => {
     let fake: FakeLine;
     let port: number;

@@ -124,9 +124,11 @@ export class ModelsPanel {
     void this.refreshStates();
     // a second scrape soon after the first gives rates within a second of opening the page
     void this.scrape().then(() => setTimeout(() => void this.scrape(), 1000));
+    let ticks = 0;
     this.timer = setInterval(() => {
       void this.scrape();
-      void this.refreshStates();
+      // states change rarely (load/unload): every 6th scrape is enough
+      if (++ticks % 6 === 0) void this.refreshStates();
     }, this.everyMs);
   }
 
