@@ -61,7 +61,7 @@ describe('prometheus text parser', () => {
   });
 
   it('computes per-model rates, stage percentiles and batch sizes from the real /metrics text', async () => {
-    const m = new Metrics({ defaultMetrics: false });
+    const m = new Metrics();
     const t0 = parsePrometheus(await m.text());
     for (let i = 0; i < 100; i++) {
       m.observeTimings('steel-surface', 1, { preprocess_ms: 3, inference_ms: i < 50 ? 1.5 : 7, total_ms: 12 });
