@@ -26,6 +26,16 @@ describe('linesight data', () => {
     expect(await fs.readdir(path.join(dir, 'spots'))).toContain('spots_copy.png');
   });
 
+  it('synth sensors writes a seeded AI4I-layout table', async () => {
+    const out = path.join(tmp, 's.csv');
+    const r = await runCli(['data', 'synth', 'sensors', '--rows', '500', '--seed', '3', '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/wrote 500 synthetic rows \(\d+ failures/);
+    const text = await fs.readFile(out, 'utf8');
+    expect(text.split('\n')[0]).toBe('UDI,Product ID,Type,Air temperature [K],Process temperature [K],Rotational speed [rpm],Torque [Nm],Tool wear [min],Machine failure,TWF,HDF,PWF,OSF,RNF');
+    expect(text.trim().split('\n').length).toBe(501);
+  });
+
   it('clean a CSV: duplicates, missing values, out-of-range values against a schema, cleaned copy written next to it', async () => {
     const csv = path.join(tmp, 'readings.csv');
     await fs.writeFile(csv, '\ufefftemp;speed;type\r\n300;1500;L\r\n300;1500;L\r\n;1400;M\r\n301;99999;\r\n302;1450;H\r\n');

@@ -4,7 +4,8 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-run.ts';
-import { parseCsv } from '../../src/data/readers/csv.ts';
+import { formatCsv, parseCsv } from '../../src/data/readers/csv.ts';
+import { AI4I_COLUMNS, synthSensorTable } from '../../src/data/synth/sensors.ts';
 
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ls-e2e-train-'));
 const repo = path.join(tmp, 'models');
@@ -12,9 +13,9 @@ const data = path.join(tmp, 'sensors.csv');
 const DROP = 'UDI,Product ID,TWF,HDF,PWF,OSF,RNF';
 afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
 
+// The data synth command itself is exercised in data.test.ts; here the table is made in-process to save a process start.
 beforeAll(async () => {
-  const r = await runCli(['data', 'synth', 'sensors', '--rows', '3000', '--seed', '2', '--out', data]);
-  expect(r.code, r.stderr).toBe(0);
+  await fs.writeFile(data, formatCsv(AI4I_COLUMNS, synthSensorTable(3000, 2)));
 });
 
 describe('linesight train / predict / eval on a CSV', () => {
@@ -58,7 +59,7 @@ describe('linesight train / predict / eval on a CSV', () => {
 
   it('evaluates on a separate CSV: ROC-AUC, PR-AUC, precision/recall/F1 at the model threshold', async () => {
     const other = path.join(tmp, 'other.csv');
-    expect((await runCli(['data', 'synth', 'sensors', '--rows', '1500', '--seed', '9', '--out', other])).code).toBe(0);
+    await fs.writeFile(other, formatCsv(AI4I_COLUMNS, synthSensorTable(1500, 9)));
     const r = await runCli(['eval', '-m', 'failure', '--repo', repo, other, '--target', 'Machine failure', '--json']);
     expect(r.code, r.stderr).toBe(0);
     const e = JSON.parse(r.stdout) as { kind: string; metrics: Record<string, number> };
