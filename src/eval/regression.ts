@@ -8,6 +8,7 @@ export interface RegressionMetrics {
   readonly r2: number;
 }
 
+/** RMSE, MAE and R² of predictions against the truth. */
 export function regressionMetrics(pred: ArrayLike<number>, truth: ArrayLike<number>): RegressionMetrics {
   const n = truth.length;
   let se = 0;

@@ -7,6 +7,7 @@ import { mapLimit } from '../core/concurrency.ts';
 import type { LoadedModel } from '../pipeline/model.ts';
 import { promises as fs } from 'node:fs';
 
+/** Embeddings of the readable images, row-major, with the failures listed. */
 export interface Embeddings {
   /** Row-major [rows × dim] for the files that could be read. */
   readonly data: Float64Array;

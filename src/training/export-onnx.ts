@@ -14,6 +14,7 @@ export function outputNameFor(task: 'classification' | 'regression'): string {
   return task === 'classification' ? 'logits' : 'prediction';
 }
 
+/** The ONNX bytes and the inputs/outputs config.yaml declares for them. */
 export interface ExportedModel {
   readonly onnx: Uint8Array;
   /** The config.yaml inputs/outputs (without the batch dimension). */

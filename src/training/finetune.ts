@@ -23,6 +23,7 @@ export interface Head {
   readonly rows: { train: number; val: number };
 }
 
+/** Defaults for training a head on a few dozen embeddings: small batches, more epochs, more patience. */
 export const FINETUNE_DEFAULTS: Omit<TrainOptions, 'model'> = { ...DEFAULT_TRAIN_OPTIONS, lr: 0.01, epochs: 200, batchSize: 16, l2: 1e-3, patience: 30, schedule: 'constant' };
 
 /** Train a softmax head on embeddings with class indices `y` (0..labels-1). */

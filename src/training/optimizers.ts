@@ -68,7 +68,9 @@ export function adam(beta1 = 0.9, beta2 = 0.999, eps = 1e-8): Optimizer {
   };
 }
 
+/** Optimizer names accepted by --optimizer. */
 export const OPTIMIZERS = ['gd', 'momentum', 'adam'] as const;
+/** One of OPTIMIZERS. */
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 /** An optimizer by name. */

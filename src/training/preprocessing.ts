@@ -25,9 +25,12 @@ export interface CategoricalFeature {
   readonly categories: readonly string[];
 }
 
+/** A raw input column as the model sees it. */
 export type RawFeature = NumericFeature | CategoricalFeature;
 
+/** Operator symbols of --derive and the graph ops they map to. */
 export const DERIVED_OPS = { '*': 'mul', '-': 'sub', '+': 'add', '/': 'div' } as const;
+/** One derived-feature operation. */
 export type DerivedOp = (typeof DERIVED_OPS)[keyof typeof DERIVED_OPS];
 
 /** A derived feature `name = a <op> b` of two numeric raw columns. */
@@ -38,6 +41,7 @@ export interface DerivedSpec {
   readonly b: string;
 }
 
+/** A derived feature with its training mean and standard deviation. */
 export interface DerivedFeature extends DerivedSpec {
   readonly mean: number;
   readonly std: number;

@@ -1,6 +1,7 @@
 /** Learning-rate schedules: the learning rate for each epoch (0-based) of a run. */
 
 export const SCHEDULES = ['constant', 'step', 'cosine', 'exponential'] as const;
+/** One of SCHEDULES. */
 export type ScheduleName = (typeof SCHEDULES)[number];
 
 /** Returns the learning rate of `epoch` given the base rate and the run length. */

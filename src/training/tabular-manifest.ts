@@ -3,6 +3,7 @@ import type { TabularModel } from './tabular.ts';
 import type { ExportedModel } from './export-onnx.ts';
 import type { TrainOptions } from './trainer.ts';
 
+/** Facts about the run that go into config.yaml besides the model itself. */
 export interface ManifestContext {
   readonly description?: string;
   readonly onThreshold: 'REJECT' | 'ALERT';

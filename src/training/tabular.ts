@@ -15,6 +15,7 @@ import { predictScores, train, type EpochStats, type Matrix, type TrainOptions, 
 import { splitRows } from './split.ts';
 import type { Network } from './models/network.ts';
 
+/** Training options plus what to learn from the table and how to split it. */
 export interface TabularOptions extends TrainOptions {
   readonly target: string;
   readonly task: 'classification' | 'regression';
@@ -33,6 +34,7 @@ export type TabularMetrics =
   | ({ kind: 'multiclass' } & ClassificationReport)
   | ({ kind: 'regression' } & RegressionMetrics);
 
+/** A model trained on a table, with what is needed to export and describe it. */
 export interface TabularModel {
   readonly pre: Preprocessor;
   readonly network: Network;

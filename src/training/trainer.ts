@@ -24,6 +24,7 @@ export interface Matrix {
   readonly cols: number;
 }
 
+/** How to train: model, optimizer, schedule, batches, regularisation, stopping, seed. */
 export interface TrainOptions {
   readonly model: ModelKind;
   readonly hidden: readonly number[];
@@ -42,6 +43,7 @@ export interface TrainOptions {
   readonly onEpoch?: (e: EpochStats) => void;
 }
 
+/** Defaults that suit tables of a few thousand rows. */
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'model'> = {
   hidden: [32, 16],
   optimizer: 'adam',
@@ -63,6 +65,7 @@ export interface EpochStats {
   readonly valLoss: number | undefined;
 }
 
+/** The best network and the loss history of a run. */
 export interface TrainResult {
   readonly network: Network;
   readonly history: readonly EpochStats[];

@@ -10,6 +10,7 @@ import { LsError } from '../core/errors.ts';
 import { assertModelName, ModelRepository, parseManifest } from '../repository/repository.ts';
 import type { Manifest } from '../repository/manifest.ts';
 
+/** Where a new model version was written. */
 export interface WrittenModel {
   readonly name: string;
   readonly version: number;

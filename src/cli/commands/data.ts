@@ -152,6 +152,7 @@ async function cleanCsv(file: string, o: CleanOptions): Promise<void> {
   process.stdout.write(o.json ? `${JSON.stringify({ ...report, ...(out ? { written: out } : {}) })}\n` : `${formatTableReport(file, report)}${out ? `\nwrote ${report.cleanedRows} rows to ${out}` : ''}\n`);
 }
 
+/** Register `linesight data synth sensors|images` and `linesight data clean`. */
 export function register(program: Command): void {
   const data = program.command('data').description('synthetic data and data cleaning');
   const synth = data.command('synth').description('generate seeded SYNTHETIC data (documented as synthetic; for tests and demos)');

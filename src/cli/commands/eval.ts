@@ -182,6 +182,7 @@ export async function evaluateTable(model: LoadedModel, file: string, target: st
   return { ...base, kind: 'multiclass', metrics: classificationReport(pairs, labels) };
 }
 
+/** Plain-text report of a tabular evaluation. */
 export function formatTableEval(r: TableEvalResult): string {
   const lines = [`model ${r.model}:${r.version}  rows ${r.rows}${r.failed.length ? ` (${r.failed.length} not evaluated)` : ''}`];
   if (r.kind === 'regression') lines.push(`RMSE ${r.metrics.rmse.toPrecision(5)}  MAE ${r.metrics.mae.toPrecision(5)}  R² ${r.metrics.r2.toFixed(4)}`);

@@ -38,6 +38,7 @@ const optionsSchema = z.object({
   json: z.boolean().default(false),
 });
 
+/** Register `linesight finetune`. */
 export function register(program: Command): void {
   program
     .command('finetune')

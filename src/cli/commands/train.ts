@@ -68,6 +68,7 @@ export function formatTrainSummary(m: TabularModel, where: string): string {
   return lines.join('\n');
 }
 
+/** Register `linesight train`. */
 export function register(program: Command): void {
   program
     .command('train')

@@ -79,6 +79,7 @@ export function groupByKey(items: ReadonlyArray<{ id: string; key: string }>): D
   return [...by.values()].filter((g) => g.length > 1).map((items) => ({ kind: 'exact' as const, items }));
 }
 
+/** Duplicate groups and unreadable files of an image set. */
 export interface ImageDuplicateReport {
   readonly files: number;
   readonly exact: readonly DuplicateGroup[];

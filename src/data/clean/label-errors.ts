@@ -13,6 +13,7 @@ import { predictScores, train, type Matrix, type TrainOptions } from '../../trai
 import { columnStats, standardize, type Embeddings } from '../../training/embeddings.ts';
 import { softmax, sigmoid } from '../../pipeline/post/classify.ts';
 
+/** An item whose given label looks wrong, with the more likely label. */
 export interface LabelIssue {
   /** 1-based row number, or the file. */
   readonly item: string;
@@ -67,6 +68,7 @@ function toProbs(scores: Float64Array, rows: number, k: number): Float64Array {
   return out;
 }
 
+/** What to check in a table and how to train the per-fold models. */
 export interface TableLabelOptions {
   readonly target: string;
   readonly features?: readonly string[];

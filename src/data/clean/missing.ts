@@ -3,16 +3,20 @@ import { LsError } from '../../core/errors.ts';
 import type { CsvTable } from '../readers/csv.ts';
 import { looksNumeric } from '../../training/preprocessing.ts';
 
+/** Imputation strategies accepted by --impute. */
 export const IMPUTE_STRATEGIES = ['auto', 'median', 'most-frequent', 'ffill', 'drop'] as const;
+/** One of IMPUTE_STRATEGIES. */
 export type ImputeStrategy = (typeof IMPUTE_STRATEGIES)[number];
 
 /** Tokens plants and spreadsheets use for "no value". */
 const MISSING = new Set(['', 'na', 'n/a', 'nan', 'null', 'none', '?', '-', '#n/a']);
 
+/** Whether a cell holds no value. */
 export function isMissing(v: string): boolean {
   return MISSING.has(v.trim().toLowerCase());
 }
 
+/** Missing cells of one column and how they were filled. */
 export interface ColumnMissing {
   readonly column: string;
   readonly missing: number;
@@ -23,6 +27,7 @@ export interface ColumnMissing {
   readonly fill?: string;
 }
 
+/** Missing cells of a table. */
 export interface MissingReport {
   readonly columns: readonly ColumnMissing[];
   readonly totalMissing: number;

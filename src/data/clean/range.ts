@@ -13,8 +13,10 @@ export const rangeSchemaSchema = z.strictObject({
     z.strictObject({ min: z.number().optional(), max: z.number().optional(), allowed: z.array(z.string()).optional() }),
   ),
 });
+/** A validated range schema. */
 export type RangeSchema = z.infer<typeof rangeSchemaSchema>;
 
+/** One cell outside its declared range. */
 export interface RangeViolation {
   /** 1-based data row. */
   readonly row: number;

@@ -13,6 +13,7 @@ import { imputeMissing, type ImputeStrategy, type MissingReport } from './missin
 import { findOutOfRange, type RangeSchema, type RangeViolation } from './range.ts';
 import { tableLabelIssues, type LabelIssue, type TableLabelOptions } from './label-errors.ts';
 
+/** Which checks to run on a table and how to fix what they find. */
 export interface TableCleanOptions {
   readonly impute: ImputeStrategy;
   readonly schema?: RangeSchema;
@@ -21,6 +22,7 @@ export interface TableCleanOptions {
   readonly labels?: TableLabelOptions;
 }
 
+/** Everything found in a table. */
 export interface TableCleanReport {
   readonly rows: number;
   readonly duplicates: readonly DuplicateGroup[];
@@ -60,6 +62,7 @@ export async function writeCleanTable(input: string, out: string, table: CsvTabl
   await fs.writeFile(out, formatCsv(table.columns, table.rows, table.delimiter));
 }
 
+/** Everything found in an image folder. */
 export interface ImageCleanReport extends ImageDuplicateReport {
   readonly labelIssues?: readonly LabelIssue[];
 }

@@ -9,7 +9,9 @@ import sharp from 'sharp';
 import { LsError } from '../../core/errors.ts';
 import { createRng, type Rng } from '../../training/rng.ts';
 
+/** The classes the image generator draws. */
 export const SYNTH_CLASSES = ['clean', 'scratches', 'spots', 'inclusions', 'patches'] as const;
+/** One of SYNTH_CLASSES. */
 export type SynthClass = (typeof SYNTH_CLASSES)[number];
 
 /** A grayscale image as bytes 0..255, row-major. */
@@ -87,6 +89,7 @@ export function synthImage(cls: SynthClass, rng: Rng, width = 200, height = 200)
   return { width, height, data };
 }
 
+/** How many images, of which classes, in which format and size. */
 export interface SynthImagesOptions {
   readonly perClass: number;
   readonly seed?: number;

@@ -9,6 +9,7 @@
  */
 import { createRng, type Rng } from '../../training/rng.ts';
 
+/** AI4I product quality variant: low, medium, high. */
 export type ProductType = 'L' | 'M' | 'H';
 
 /** One reading, with the same value names the simulator publishes. */
@@ -20,6 +21,7 @@ export interface SensorValues {
   readonly tool_wear_min: number;
 }
 
+/** Which of the five AI4I failure modes a reading triggers. */
 export interface FailureModes {
   readonly TWF: boolean;
   readonly HDF: boolean;
@@ -28,6 +30,7 @@ export interface FailureModes {
   readonly RNF: boolean;
 }
 
+/** One process: product type, readings and failures. */
 export interface SensorReading {
   readonly type: ProductType;
   readonly values: SensorValues;
@@ -52,6 +55,7 @@ export function failureModes(type: ProductType, v: SensorValues, toolLife: numbe
   };
 }
 
+/** Seed and optional fixed product type of a generator. */
 export interface SensorGeneratorOptions {
   readonly seed?: number;
   /** Force a product type; default L 50 %, M 30 %, H 20 % as in AI4I. */

@@ -5,7 +5,9 @@
 import { denseBackward, denseForward, type DenseLayer } from './dense.ts';
 import type { Rng } from '../rng.ts';
 
+/** Model kinds accepted by --model. */
 export const MODEL_KINDS = ['linear', 'logistic', 'softmax', 'mlp'] as const;
+/** One of MODEL_KINDS. */
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
 /** A trainable network: parameters in a fixed order [W0, b0, W1, b1, ...]. */
