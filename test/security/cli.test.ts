@@ -1,4 +1,4 @@
-/** The security commands as a user runs them (child processes): tokens, audit verify, models sign/verify, keys. */
+/** The security commands as a user runs them (child processes, each test in its own folder so they run concurrently). */
 import { afterAll, describe, expect, it } from 'vitest';
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -11,14 +11,14 @@ afterAll(() => tmp.cleanup());
 const data = path.join(tmp.dir, 'data');
 
 describe('linesight tokens / audit', () => {
-  it('creates a token shown once, lists without secrets, revokes, and the audit chain verifies until edited', async () => {
+  it.concurrent('creates a token shown once, lists without secrets, revokes, and the audit chain verifies until edited', async () => {
     const c = await runCli(['tokens', 'create', '--role', 'engineer', '--lines', 'lineA', '--name', 'eng1', '--data', data]);
     expect(c.code, c.stderr).toBe(0);
     const token = c.stdout.trim();
     expect(token).toMatch(/^lst_[a-f0-9]{12}_/);
     expect(statSync(path.join(data, 'tokens.json')).mode & 0o777).toBe(0o600);
     const l = await runCli(['tokens', 'list', '--data', data, '--json']);
-    expect(l.stdout).not.toContain(token.split('_')[2]);
+    expect(l.stdout).not.toContain(token.slice(17));
     const [info] = JSON.parse(l.stdout) as Array<{ id: string; role: string; lines: string[] }>;
     expect(info).toMatchObject({ role: 'engineer', lines: ['lineA'] });
     expect((await runCli(['tokens', 'revoke', info!.id, '--data', data])).code).toBe(0);
@@ -40,7 +40,7 @@ describe('linesight tokens / audit', () => {
 });
 
 describe('linesight models sign / verify', () => {
-  it('signs, verifies, refuses a tampered model with exit 1, and leaves the plain listing unchanged', async () => {
+  it.concurrent('signs, verifies, refuses a tampered model with exit 1, and leaves the plain listing unchanged', async () => {
     const repo = writeTinyRepo(path.join(tmp.dir, 'models'));
     const key = path.join(tmp.dir, 'keys', 'release.pem');
     expect((await runCli(['models', 'keygen', '--key', key])).code).toBe(0);
@@ -59,7 +59,7 @@ describe('linesight models sign / verify', () => {
 });
 
 describe('linesight keys', () => {
-  it('generates a key once (mode 0600) and refuses to overwrite it', async () => {
+  it.concurrent('generates a key once (mode 0600) and refuses to overwrite it', async () => {
     const data = path.join(tmp.dir, 'keys-data');
     const g = await runCli(['keys', 'generate', '--data', data]);
     expect(g.code, g.stderr).toBe(0);
