@@ -89,7 +89,7 @@ function confusionTable(r: Accuracy): HTMLElement {
   return h(
     'table',
     { class: 'confusion', 'aria-label': `confusion matrix of ${r.model} v${r.version}` },
-    h('thead', {}, h('tr', {}, h('th', { class: 'corner' }, 'true ↓ / predicted →'), ...r.labels.map((l) => h('th', { title: l }, short(l))))),
+    h('thead', {}, h('tr', {}, h('th', { class: 'corner', title: 'rows: true label (QA), columns: model prediction' }, 'true ↓ pred →'), ...r.labels.map((l) => h('th', { title: l }, short(l))))),
     h(
       'tbody',
       {},
