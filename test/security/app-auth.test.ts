@@ -1,5 +1,6 @@
 /** The real serving app with the security plugin: anonymous and under-privileged requests are refused. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { buildApp, type BuiltApp } from '../../src/serving/app.ts';
@@ -69,5 +70,9 @@ describe('serving app + security plugin', () => {
     await built.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: 'Bearer lst_nope' } });
     const text = (await built.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${viewer}` } })).body;
     expect(text).toMatch(/linesight_security_events_total\{event="auth_failed",reason="malformed"\} [1-9]/);
+    // the exposition with the security counters still passes promtool
+    const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    if (r.error && !process.env.CI) return; // promtool not installed here
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
   });
 });
