@@ -66,6 +66,22 @@ describe('serving app + security plugin', () => {
     expect(entries.some((e) => e.actor === 'token:eng' && /unload/.test(e.action))).toBe(true);
   });
 
+  it('path traversal in model names -> 400 on load, metadata and infer, even for an engineer', async () => {
+    const h = { authorization: `Bearer ${engineer}` };
+    for (const [method, url] of [
+      ['POST', '/v2/repository/models/..%2F..%2Fetc%2Fpasswd/load'],
+      ['GET', '/v2/models/..%2Fsecret'],
+      ['POST', '/v2/models/..%2F..%2Ftmp%2Fx/infer'],
+      ['POST', '/v2/repository/models/http%3A%2F%2Fevil.example%2Fm.onnx/load'],
+    ] as const) {
+      const r = await built.app.inject({ method, url, headers: h, ...(method === 'POST' ? { payload: {} } : {}) });
+      expect(r.statusCode, `${method} ${url} ${r.body}`).toBe(400);
+      expect(r.json().code, url).toMatch(/^LS_ERR_(MODEL_NAME|PATH_TRAVERSAL|VALIDATION|BAD_REQUEST)$/);
+    }
+    // an encoded ".." segment is folded away by the router: the request no longer names a model at all
+    expect((await built.app.inject({ method: 'POST', url: '/v2/repository/models/%2e%2e/load', headers: h })).statusCode).toBe(404);
+  });
+
   it('security events appear on the server\'s /metrics', async () => {
     await built.app.inject({ method: 'GET', url: '/v1/models', headers: { authorization: 'Bearer lst_nope' } });
     const text = (await built.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${viewer}` } })).body;
