@@ -95,6 +95,8 @@ function targetFor(table: CsvTable, opts: TabularOptions): { y: Float64Array; la
     if (!looksNumeric(values)) throw new LsError('LS_ERR_TRAINING', `regression needs a numeric target; "${opts.target}" is not numeric (use --task classification?)`);
     return { y: numericColumn({ name: opts.target, values }), task: { kind: 'regression' } };
   }
+  // A numeric-looking label column with a NaN/Inf/text cell is a data error, not an extra class.
+  if (looksNumeric(values)) numericColumn({ name: opts.target, values });
   const labels = classLabels(values);
   if (labels.length < 2) throw new LsError('LS_ERR_TRAINING', `the target "${opts.target}" has a single class (${labels[0]}); classification needs at least two`);
   if (labels.length > 200) throw new LsError('LS_ERR_TRAINING', `the target "${opts.target}" has ${labels.length} classes; is it a regression target? (--task regression)`);

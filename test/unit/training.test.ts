@@ -187,5 +187,7 @@ describe('training on a table', () => {
     expectLsError(() => trainTabular(csv(rows.map((r) => r.replace(/,[01]$/, ',1'))), opts), 'LS_ERR_TRAINING', /single class/);
     expectLsError(() => trainTabular(csv([...rows.map((r) => r.replace(/,[01]$/, ',0')), '1,A,1']), opts), 'LS_ERR_TRAINING', /only 1 row/);
     expectLsError(() => trainTabular(csv(rows), { ...opts, task: 'regression', model: 'linear', target: 'kind' }), 'LS_ERR_TRAINING', /numeric target/);
+    // a NaN label is reported, never learned as a third class
+    expectLsError(() => trainTabular(csv([...rows, '5,A,NaN']), opts), 'LS_ERR_CSV', /"y".*row 61: "NaN"/);
   });
 });
