@@ -324,6 +324,13 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       const total0 = await num(page, '#totals', 'data-total');
       await page.waitForFunction((t0) => Number(document.querySelector('#totals')?.getAttribute('data-total')) > t0, total0, { timeout: 10_000 });
 
+      // two lines: choosing line-2 in the top bar leaves its station and its parts only
+      await page.locator('#line-select').selectOption('line-2');
+      await expect.poll(async () => page.locator('#stations .station').evaluateAll((els) => els.map((e) => e.getAttribute('data-station')))).toEqual(['cam-2']);
+      await expect.poll(async () => page.locator('#strip figure.frame').evaluateAll((els) => els.every((e) => (e.getAttribute('data-part') ?? '').startsWith('cam-2')))).toBe(true);
+      await page.locator('#line-select').selectOption('');
+      await expect.poll(async () => page.locator('#stations .station').count()).toBe(2);
+
       // bounded page: the strip and the QA queue keep a fixed number of parts however long it runs
       expect(await page.locator('#strip figure.frame').count()).toBe(12);
       expect(await page.locator('#qa-queue li').count()).toBeLessThanOrEqual(14);

@@ -15,6 +15,8 @@ import { Metrics } from '../../src/monitoring/metrics.ts';
 import type { DecisionKind } from '../../src/pipeline/decide.ts';
 import { dashboardPlugin } from '../../src/serving/routes/dashboard.ts';
 
+/** Two lines: cam-1 and the machines on line-1, cam-2 on line-2. */
+const LINE_OF: Readonly<Record<string, string>> = { 'cam-1': 'line-1', 'cam-2': 'line-2' };
 const LABELS = ['crazing', 'inclusion', 'patches', 'pitted_surface', 'rolled-in_scale', 'scratches'];
 const REJECT = new Set(['inclusion', 'patches', 'pitted_surface', 'scratches']);
 /** The committed NEU sample images, two per class. */
@@ -85,7 +87,7 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
     const outputs = Object.fromEntries(LABELS.map((l) => [l, l === label ? probability : (1 - probability) / 5]));
     const decision: DecisionKind = probability < 0.6 ? 'REVIEW' : REJECT.has(label) ? 'REJECT' : 'PASS';
     seq++;
-    return { part_id: `${station}-${String(seq).padStart(6, '0')}`, ts, line: 'line-1', station, model: 'steel-surface', version: 1, label, probability, outputs, decision, reason: `${label} at ${(probability * 100).toFixed(1)}%`, latency_ms: 4 + rand() * 6, has_image: true, image: file };
+    return { part_id: `${station}-${String(seq).padStart(6, '0')}`, ts, line: LINE_OF[station] ?? 'line-1', station, model: 'steel-surface', version: 1, label, probability, outputs, decision, reason: `${label} at ${(probability * 100).toFixed(1)}%`, latency_ms: 4 + rand() * 6, has_image: true, image: file };
   };
 
   const start = Date.now();
@@ -119,7 +121,7 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
       const mine = parts.filter((p) => p.station === s);
       const recent = mine.filter((p) => p.ts >= now - 10_000);
       const last = mine[mine.length - 1];
-      return { line: 'line-1', station: s, parts_per_s: recent.length / 10, defect_rate: mine.length ? mine.filter((p) => p.decision !== 'PASS').length / mine.length : 0, total: mine.length, ...(last ? { last_decision: last.decision } : {}) };
+      return { line: LINE_OF[s] ?? 'line-1', station: s, parts_per_s: recent.length / 10, defect_rate: mine.length ? mine.filter((p) => p.decision !== 'PASS').length / mine.length : 0, total: mine.length, ...(last ? { last_decision: last.decision } : {}) };
     });
     const acc = accuracy();
     return { type: 'stats', ts: now, stations, accuracy: acc.map(({ model, version, labelled, correct, accuracy: a }) => ({ model, version, labelled, correct, accuracy: a })) };
@@ -147,9 +149,14 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
       return { line: 'line-1', machine: m, ts: last.ts, values: last.values, probability: last.probability, decision: last.probability >= 0.5 ? 'ALERT' : 'PASS' };
     }),
     open_alerts: alerts.filter((a) => !a.acknowledged_at).length,
-    lines: [{ id: 'line-1', stations: [{ id: 'cam-1', model: 'steel-surface' }, { id: 'cam-2', model: 'steel-surface' }], machines: machineIds.map((id) => ({ id, model: 'machine-failure' })) }],
+    lines: [
+      { id: 'line-1', stations: [{ id: 'cam-1', model: 'steel-surface' }], machines: machineIds.map((id) => ({ id, model: 'machine-failure' })) },
+      { id: 'line-2', stations: [{ id: 'cam-2', model: 'steel-surface' }], machines: [] },
+    ],
   }));
-  app.get<{ Querystring: { limit?: string } }>('/v1/parts/recent', async (req) => ({ parts: parts.slice(-Number(req.query.limit ?? 20)).reverse().map(view) }));
+  app.get<{ Querystring: { limit?: string; line?: string } }>('/v1/parts/recent', async (req) => ({
+    parts: parts.filter((p) => !req.query.line || p.line === req.query.line).slice(-Number(req.query.limit ?? 20)).reverse().map(view),
+  }));
   app.get<{ Params: { id: string } }>('/v1/parts/:id', async (req) => {
     const p = parts.find((x) => x.part_id === req.params.id);
     if (!p) throw new LsError('LS_ERR_NOT_FOUND', req.params.id);
@@ -185,13 +192,14 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
   });
   app.get('/v1/accuracy', async () => ({ models: accuracy() }));
   app.get<{ Params: { id: string } }>('/v1/machines/:id/history', async (req) => ({ machine: req.params.id, points: readings.get(req.params.id) ?? [] }));
-  app.get<{ Querystring: { station?: string; interval_s?: string; points?: string } }>('/v1/spc/p-chart', async (req) => {
+  app.get<{ Querystring: { station?: string; line?: string; interval_s?: string; points?: string } }>('/v1/spc/p-chart', async (req) => {
     const interval = Number(req.query.interval_s ?? 60) * 1000;
     const n = Number(req.query.points ?? 50);
     const end = Math.floor(Date.now() / interval) * interval + interval;
     const groups = Array.from({ length: n }, (_, i) => ({ start: end - (n - i) * interval, n: 0, defects: 0 }));
     for (const p of parts) {
       if (req.query.station && p.station !== req.query.station) continue;
+      if (req.query.line && p.line !== req.query.line) continue;
       const g = groups[Math.floor((p.ts - (end - n * interval)) / interval)];
       if (!g) continue;
       g.n++;

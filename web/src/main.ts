@@ -71,6 +71,8 @@ function showSignIn(): void {
 function explain(what: string, e: unknown): void {
   if (e instanceof ApiError && e.status === 401) {
     showSignIn();
+  } else if (e instanceof ApiError && e.status === 404 && what === 'the line summary') {
+    notify('This server runs no line monitor (it serves models only): start the line with `npm start`. The models panel still works.', 'error');
   } else if (e instanceof ApiError && e.status === 403) {
     notify(`Your token may not read ${what}.`);
   } else {
@@ -90,32 +92,71 @@ const alerts = new AlertsPanel(byId('alerts'), who, (n) => overview.setOpenAlert
 const accuracy = new AccuracyPanel(byId('accuracy'));
 const models = new ModelsPanel(byId('models'));
 
+const LINE_KEY = 'linesight.line';
+const lineSelect = byId<HTMLSelectElement>('line-select');
+/** The line chosen in the top bar ('' = every line the token may see). */
+let lineChoice = window.localStorage.getItem(LINE_KEY) ?? '';
+/** The line the page is restricted to: the only visible line, or the chosen one. */
+let activeLine: string | undefined;
 let snapshotSeq = 0;
+
+lineSelect.addEventListener('change', () => {
+  lineChoice = lineSelect.value;
+  window.localStorage.setItem(LINE_KEY, lineChoice);
+  void loadSnapshot();
+});
+
+/** Offer a line selector only when the token sees more than one line. */
+function setLines(ids: readonly string[]): void {
+  activeLine = ids.length === 1 ? ids[0] : ids.includes(lineChoice) ? lineChoice : undefined;
+  lineSelect.hidden = ids.length <= 1;
+  lineSelect.replaceChildren(h('option', { value: '' }, 'All lines'), ...ids.map((id) => h('option', { value: id }, id)));
+  lineSelect.value = activeLine && ids.length > 1 ? activeLine : '';
+}
+
+/** Whether something on `line` belongs on the page (everything, unless one line is selected). */
+function onActiveLine(line: string | undefined): boolean {
+  return activeLine === undefined || line === undefined || line === activeLine;
+}
 
 /** Load the whole state once (first connect and after every reconnect). */
 async function loadSnapshot(): Promise<void> {
   const seq = ++snapshotSeq;
   const summary = await getJson<LineSummary>('/v1/line/summary').catch((e: unknown) => (explain('the line summary', e), undefined));
-  // with one visible line (one configured, or a token limited to one) name it: line-scoped tokens must
   const lines = summary?.lines ?? [];
-  const line = lines.length === 1 ? lines[0]?.id : undefined;
-  const lineQuery = line ? `&line=${encodeURIComponent(line)}` : '';
-  pchart.setLine(line);
+  setLines(lines.map((l) => l.id));
+  // a line-scoped token must name its line: with one visible (or one chosen) line, queries name it
+  const lineQuery = activeLine ? `&line=${encodeURIComponent(activeLine)}` : '';
+  pchart.setLine(activeLine);
   const [parts, openAlerts] = await Promise.all([
-    getJson<unknown>(`/v1/parts/recent?limit=40${lineQuery}`).then((b) => listOf<Part>(b, 'parts')).catch((e: unknown) => (explain('recent parts', e), undefined)),
+    getJson<unknown>(`/v1/parts/recent?limit=40${lineQuery}`)
+      .then((b) => listOf<Part>(b, 'parts'))
+      .catch((e: unknown) => {
+        // a token for some of several lines cannot ask for "all lines": choose its first line instead
+        if (e instanceof ApiError && e.status === 403 && !activeLine && lines.length > 1) return 'retry' as const;
+        explain('recent parts', e);
+        return undefined;
+      }),
     getJson<unknown>('/v1/alerts?state=open').then((b) => listOf<Alert>(b, 'alerts')).catch((e: unknown) => (explain('alerts', e), undefined)),
   ]);
   if (seq !== snapshotSeq) return;
+  if (parts === 'retry') {
+    lineChoice = lines[0]?.id ?? '';
+    void loadSnapshot();
+    return;
+  }
   if (summary) {
-    overview.setSnapshot(summary.stations, summary.open_alerts);
-    pchart.setStations([...new Set(summary.stations.map((s) => s.station))].sort());
-    void machines.setSnapshot(summary.machines, lines.flatMap((l) => l.machines.map((m) => m.id)));
+    const stations = summary.stations.filter((s) => onActiveLine(s.line));
+    overview.setSnapshot(stations, summary.open_alerts);
+    pchart.setStations([...new Set(stations.map((s) => s.station))].sort());
+    const shownLines = lines.filter((l) => onActiveLine(l.id));
+    void machines.setSnapshot(summary.machines.filter((m) => onActiveLine(m.line)), shownLines.flatMap((l) => l.machines.map((m) => m.id)));
   }
   if (parts) {
     strip.setSnapshot(parts);
     labelling.setSnapshot(parts);
   }
-  if (openAlerts) alerts.setSnapshot(openAlerts);
+  if (openAlerts) alerts.setSnapshot(openAlerts.filter((a) => onActiveLine(a.line)));
   void pchart.refresh();
   void accuracy.refresh();
   void models.refreshStates();
@@ -125,22 +166,23 @@ async function loadSnapshot(): Promise<void> {
 function onEvent(e: LineEvent): void {
   switch (e.type) {
     case 'inspection':
+      if (!onActiveLine(e.line)) break;
       overview.onInspection(e);
       strip.onInspection(e);
       labelling.onInspection(e);
       pchart.onInspection();
       break;
     case 'machine':
-      machines.onMachine(e);
+      if (onActiveLine(e.line)) machines.onMachine(e);
       break;
     case 'alert':
-      alerts.onAlert(e);
+      if (onActiveLine(e.line)) alerts.onAlert(e);
       break;
     case 'feedback':
       accuracy.onFeedback();
       break;
     case 'stats':
-      overview.onStats(e);
+      overview.onStats({ ...e, stations: e.stations.filter((s) => onActiveLine(s.line)) });
       accuracy.onStats(e);
       break;
   }
@@ -157,7 +199,7 @@ function probe(): void {
   probing = true;
   getJson<unknown>('/v1/line/summary')
     .catch((e: unknown) => {
-      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) explain('the line', e);
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403 || e.status === 404)) explain('the line summary', e);
     })
     .finally(() => (probing = false));
 }
