@@ -126,7 +126,7 @@ const authPluginImpl: FastifyPluginAsync<AuthPluginOptions> = async (app: Fastif
       limiter.fail(ip);
       events.inc({ event: 'auth_failed', reason: r.reason });
       log.warn({ security: 'auth_failed', reason: r.reason, ip, url: req.routeOptions.url }, 'authentication failed');
-      return deny(reply, 'LS_ERR_UNAUTHENTICATED', r.reason === 'revoked' ? 'token revoked' : 'invalid token');
+      return deny(reply, 'LS_ERR_UNAUTHENTICATED', r.reason === 'revoked' ? 'token revoked' : r.reason === 'expired' ? 'token expired' : 'invalid token');
     }
     req.principal = r.principal;
     if (!roleAllows(r.principal.role, need)) {

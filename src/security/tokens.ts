@@ -25,6 +25,8 @@ const tokenRecord = z.strictObject({
   hash: z.string().regex(/^[a-f0-9]{64}$/),
   created_at: z.string(),
   created_by: z.string(),
+  /** ISO time after which the token is refused; absent = no expiry. */
+  expires_at: z.string().optional(),
   revoked: z.boolean().default(false),
   revoked_at: z.string().optional(),
   revoked_by: z.string().optional(),
@@ -40,11 +42,13 @@ export const createTokenSchema = z.strictObject({
   role: z.enum(ROLES),
   lines: z.array(z.string().regex(LINE_RE, 'line names: letters, digits, ".", "_", "-"')).min(1).max(100).optional(),
   name: z.string().min(1).max(200).optional(),
+  /** Lifetime in days; absent = until revoked. */
+  expires_in_days: z.number().positive().max(3650).optional(),
 });
 export type CreateTokenOptions = z.infer<typeof createTokenSchema>;
 
 /** Why a token was not accepted (for metrics and logs; clients only ever see 401). */
-export type TokenCheck = { ok: true; principal: Principal } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' };
+export type TokenCheck = { ok: true; principal: Principal } | { ok: false; reason: 'malformed' | 'unknown' | 'revoked' | 'expired' };
 
 function sha256hex(s: string): string {
   return createHash('sha256').update(s).digest('hex');
@@ -124,6 +128,7 @@ export class TokenStore {
       role: o.role,
       ...(o.lines ? { lines: [...new Set(o.lines)] } : {}),
       hash: sha256hex(secret),
+      ...(o.expires_in_days ? { expires_at: new Date(this.clock.now() + o.expires_in_days * 86_400_000).toISOString() } : {}),
       created_at: new Date(this.clock.now()).toISOString(),
       created_by: by,
       revoked: false,
@@ -170,6 +175,7 @@ export class TokenStore {
     const given = Buffer.from(sha256hex(m[2]!), 'hex');
     if (!timingSafeEqual(given, Buffer.from(rec.hash, 'hex'))) return { ok: false, reason: 'unknown' };
     if (rec.revoked) return { ok: false, reason: 'revoked' };
+    if (rec.expires_at && Date.parse(rec.expires_at) <= this.clock.now()) return { ok: false, reason: 'expired' };
     return {
       ok: true,
       principal: Object.freeze({ id: `token:${rec.name}`, role: rec.role as Role, ...(rec.lines ? { lines: Object.freeze([...rec.lines]) } : {}), via: 'token' as const }),

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { TokenStore } from '../../src/security/tokens.ts';
 import { bootstrapAuth } from '../../src/security/bootstrap.ts';
 import { silentLogger } from '../../src/core/log.ts';
-import { tempDir } from './helpers.ts';
+import { fakeClock, tempDir } from './helpers.ts';
 
 describe('token file', () => {
   it('stores only a hash, with mode 0600; the token is shown once', async () => {
@@ -20,6 +20,21 @@ describe('token file', () => {
       expect(info).toMatchObject({ role: 'engineer', lines: ['lineA'], name: 'alice', revoked: false });
       expect(JSON.stringify(await s.list())).not.toMatch(/hash/);
       expect(await s.check(token)).toMatchObject({ ok: true, principal: { id: 'token:alice', role: 'engineer', lines: ['lineA'] } });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('an expired token is refused', async () => {
+    const tmp = tempDir();
+    try {
+      const clock = fakeClock();
+      const s = await TokenStore.open(path.join(tmp.dir, 'tokens.json'), { clock });
+      const { token, info } = await s.create({ role: 'viewer', expires_in_days: 1 });
+      expect(info.expires_at).toBe(new Date(clock.now() + 86_400_000).toISOString());
+      expect((await s.check(token)).ok).toBe(true);
+      clock.advance(86_400_000);
+      expect(await s.check(token)).toEqual({ ok: false, reason: 'expired' });
     } finally {
       tmp.cleanup();
     }

@@ -69,12 +69,15 @@ export function register(program: Command): void {
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
     .option('--lines <a,b>', 'restrict the token to these production lines')
     .option('--name <name>', 'a name shown in lists and audit entries')
+    .option('--expires <days>', 'refuse the token after this many days (default: until revoked)')
     .option('--json', 'print JSON')
-    .action(action(async (o: DataOpts & { role: string; lines?: string; name?: string; json?: boolean }) => {
+    .action(action(async (o: DataOpts & { role: string; lines?: string; name?: string; expires?: string; json?: boolean }) => {
       if (!isRole(o.role)) throw new LsError('LS_ERR_VALIDATION', `--role must be one of ${ROLES.join(', ')}`, { subject: o.role });
+      const days = o.expires === undefined ? undefined : Number(o.expires);
+      if (days !== undefined && !(days > 0 && days <= 3650)) throw new LsError('LS_ERR_VALIDATION', '--expires takes a number of days (0-3650]', { subject: o.expires });
       const store = await TokenStore.open(tokensFile(o));
       const { token, info } = await withAudit(o, async () => {
-        const r = await store.create({ role: o.role as Role, ...(o.lines ? { lines: list(o.lines) } : {}), ...(o.name ? { name: o.name } : {}) }, cliUser());
+        const r = await store.create({ role: o.role as Role, ...(o.lines ? { lines: list(o.lines) } : {}), ...(o.name ? { name: o.name } : {}), ...(days ? { expires_in_days: days } : {}) }, cliUser());
         return { result: r, entry: { action: 'token.create', target: `token:${r.info.id}`, details: { role: r.info.role, lines: r.info.lines, name: r.info.name } } };
       });
       if (o.json) process.stdout.write(`${JSON.stringify({ token, ...info })}\n`);
@@ -92,7 +95,8 @@ export function register(program: Command): void {
       if (o.json) return void process.stdout.write(`${JSON.stringify(all, null, 2)}\n`);
       if (!all.length) process.stdout.write('no tokens\n');
       for (const t of all) {
-        process.stdout.write(`${t.id}  ${t.role.padEnd(9)} ${t.revoked ? 'REVOKED ' : 'active  '} ${t.name}${t.lines ? `  lines=${t.lines.join(',')}` : ''}  created ${t.created_at} by ${t.created_by}\n`);
+        const state = t.revoked ? 'REVOKED ' : t.expires_at && Date.parse(t.expires_at) <= Date.now() ? 'EXPIRED ' : 'active  ';
+        process.stdout.write(`${t.id}  ${t.role.padEnd(9)} ${state} ${t.name}${t.lines ? `  lines=${t.lines.join(',')}` : ''}  created ${t.created_at} by ${t.created_by}${t.expires_at ? `  expires ${t.expires_at}` : ''}\n`);
       }
     }));
 
