@@ -44,6 +44,8 @@ export interface SecurityOptions {
   trustedKeys?: string[];
   /** Model repository: enables the upload route. */
   repoDir?: string;
+  /** The address the HTTP server binds, for warnings about plain HTTP or no auth on a network address. */
+  host?: string;
   /** Registry for security metrics (the server's metrics.registry). */
   registry?: Registry;
   limiter?: FailureLimiterOptions;
@@ -89,6 +91,10 @@ export async function setupSecurity(o: SecurityOptions): Promise<Security> {
   const restoreBackend = o.requireSignedModels ? await requireSignedModelsGlobally(trusted) : undefined;
   const bootstrap = await bootstrapAuth({ ...(tokens ? { tokens } : {}), dataDir, insecureNoAuth: o.insecureNoAuth ?? false, log: o.log, ...(o.print ? { print: o.print } : {}) });
   if (!ring) o.log.warn({ security: 'no_data_key' }, 'no data key (--data-key-file or LINESIGHT_DATA_KEY): images and readings are stored unencrypted');
+  for (const w of exposureWarnings(o.host, Boolean(tls), o.insecureNoAuth ?? false)) {
+    o.log.warn({ security: 'exposure', host: o.host }, w);
+    o.print?.(`WARNING: ${w}`);
+  }
 
   const plugin: FastifyPluginAsync = async (app) => {
     await app.register(authPlugin, {
@@ -112,6 +118,20 @@ export async function setupSecurity(o: SecurityOptions): Promise<Security> {
       await audit.dispose();
     },
   };
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\./.test(host);
+}
+
+/** What to tell the operator when the server listens beyond this machine without TLS or without auth. */
+export function exposureWarnings(host: string | undefined, tls: boolean, insecureNoAuth: boolean): string[] {
+  if (host === undefined || isLoopback(host)) return [];
+  const out: string[] = [];
+  if (insecureNoAuth) out.push(`listening on ${host} with authentication OFF: anyone on the network can control this line`);
+  if (!tls) out.push(`listening on ${host} over plain HTTP: tokens and images cross the network unencrypted (use --tls-cert/--tls-key)`);
+  return out;
 }
 
 /**

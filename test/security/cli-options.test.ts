@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Command } from 'commander';
 import { addSecurityOptions, securityOptionsFromFlags } from '../../src/security/cli-options.ts';
+import { exposureWarnings } from '../../src/security/index.ts';
 import { tempDir } from './helpers.ts';
 
 describe('security flags for serve/start', () => {
@@ -29,5 +30,15 @@ describe('security flags for serve/start', () => {
   it('refuses a bad value and an unreadable --oidc file with clear codes', async () => {
     await expect(securityOptionsFromFlags({ authMaxFailures: 'lots' })).rejects.toMatchObject({ code: 'LS_ERR_VALIDATION' });
     await expect(securityOptionsFromFlags({ oidc: '/nonexistent/oidc.yaml' })).rejects.toMatchObject({ code: 'LS_ERR_SECURITY_CONFIG' });
+  });
+});
+
+describe('exposure warnings', () => {
+  it('warn about plain HTTP or no auth only when listening beyond this machine', () => {
+    expect(exposureWarnings('127.0.0.1', false, true)).toEqual([]);
+    expect(exposureWarnings('localhost', false, false)).toEqual([]);
+    expect(exposureWarnings('0.0.0.0', true, false)).toEqual([]);
+    expect(exposureWarnings('0.0.0.0', false, false)).toEqual([expect.stringMatching(/plain HTTP/)]);
+    expect(exposureWarnings('10.1.2.3', true, true)).toEqual([expect.stringMatching(/authentication OFF/)]);
   });
 });
