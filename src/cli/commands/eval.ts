@@ -199,7 +199,7 @@ export function formatTableEval(r: TableEvalResult): string {
 export function register(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a model against true labels (images: DIR/<class>/<image>)')
+    .description('evaluate a model against true labels (images: DIR/<class>/<image>; tables: data.csv --target COL)')
     .requiredOption('-m, --model <name[:version]>', 'model name, optionally with a version')
     .option('--repo <dir>', 'model repository folder', DEFAULT_REPO)
     .option('--json', 'print one JSON object')
