@@ -47,6 +47,8 @@ export interface AppOptions {
   readonly pollIntervalMs?: number;
   /** Images preprocessed at once by the default service. */
   readonly preprocessConcurrency?: number;
+  /** Run model sessions in worker threads (default true) so inference never blocks HTTP handling. */
+  readonly inferenceThreads?: boolean;
   readonly audit?: AuditSink;
   readonly onInspection?: (i: HttpInspection) => void | Promise<void>;
   readonly clock?: Clock;
@@ -81,6 +83,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
       logger,
       ...(opts.clock ? { clock: opts.clock } : {}),
       pollIntervalMs: opts.pollIntervalMs ?? 0,
+      inferenceThreads: opts.inferenceThreads ?? true,
       ...(opts.preprocessConcurrency ? { preprocessConcurrency: opts.preprocessConcurrency } : {}),
     });
     ownService = true;

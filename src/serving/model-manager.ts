@@ -19,6 +19,7 @@ import { selectVersions } from '../scheduling/version-policy.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import type { InferenceService, InspectResult, ModelVersionStatus } from './inference-service.ts';
 import { ServedVersion } from './served-version.ts';
+import { ThreadedBackend } from './threads/threaded-session.ts';
 
 /** Something that records who changed what (the security engineer's AuditLog fits). */
 export interface AuditSink {
@@ -37,6 +38,11 @@ export interface ModelManagerOptions {
   readonly models?: readonly string[];
   /** Images decoding/preprocessing at once across all requests (sharp uses one thread per image). */
   readonly preprocessConcurrency?: number;
+  /**
+   * Run each session instance in its own worker thread (default false here, true in the server):
+   * onnxruntime-node's run() blocks its thread for the whole forward pass.
+   */
+  readonly inferenceThreads?: boolean;
 }
 
 interface ModelEntry {
@@ -61,6 +67,7 @@ export class ModelManager implements InferenceService {
   private readonly clock: Clock;
   private readonly log: Logger;
   private readonly preprocess: Semaphore;
+  private readonly backend: InferenceBackend;
   private pollTimer: unknown;
   private polling: Promise<void> | undefined;
   private closed = false;
@@ -69,6 +76,7 @@ export class ModelManager implements InferenceService {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? silentLogger();
     this.preprocess = new Semaphore(opts.preprocessConcurrency ?? 4);
+    this.backend = opts.inferenceThreads ? new ThreadedBackend(opts.backend) : opts.backend;
   }
 
   /** Create the manager and load the initial models (a model that fails to load is UNAVAILABLE, not fatal). */
@@ -295,7 +303,7 @@ export class ModelManager implements InferenceService {
         const signature = await fileSignature(resolved.modelPath);
         const failed = e.failed.get(v);
         if (failed && failed.signature === signature) continue; // same broken file: do not retry every poll
-        const served = new ServedVersion(resolved, { backend: this.opts.backend, clock: this.clock, metrics: this.opts.metrics, preprocess: this.preprocess });
+        const served = new ServedVersion(resolved, { backend: this.backend, clock: this.clock, metrics: this.opts.metrics, preprocess: this.preprocess });
         e.versions.set(v, served);
         this.updateGauge();
         try {

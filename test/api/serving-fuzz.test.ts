@@ -6,7 +6,7 @@ import { echoInputs, makeServingRepo } from './helpers/serving-repo.ts';
 
 let built: BuiltApp;
 beforeAll(async () => {
-  built = await buildApp({ repoDir: makeServingRepo(), bodyLimit: 256 * 1024 });
+  built = await buildApp({ repoDir: makeServingRepo(), bodyLimit: 256 * 1024, inferenceThreads: false });
 });
 afterAll(async () => built.dispose());
 

@@ -19,7 +19,7 @@ const jpeg = readFileSync(path.join(import.meta.dirname, '../fixtures/neu/crazin
 beforeAll(async () => {
   const bus = new EventBus();
   bus.subscribe((e) => events.push(e));
-  built = await buildApp({ repoDir: makeServingRepo(), bus, onInspection: (i) => void stored.push(i), audit: { append: (e) => void audit.push(e) } });
+  built = await buildApp({ repoDir: makeServingRepo(), inferenceThreads: false, bus, onInspection: (i) => void stored.push(i), audit: { append: (e) => void audit.push(e) } });
   png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 250, g: 250, b: 250 } } }).png().toBuffer();
 });
 afterAll(async () => built.dispose());

@@ -1,5 +1,5 @@
 /** Model lifecycle: version policy, polling for new versions, zero-failure swaps, bounded memory over load/unload cycles. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ModelRepository } from '../../src/repository/repository.ts';
@@ -140,5 +140,22 @@ describe('ModelManager lifecycle', () => {
     expect(growth).toBeLessThan(64 * 1024 * 1024);
     expect(m.readyVersions('wide')).toEqual([1]);
   }, 120_000);
-});
 
+  it('threaded sessions: instances run in worker threads, and unloading ends them (thread count back to baseline)', async () => {
+    const threads = () => Number(/^Threads:\s+(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? NaN);
+    const root = makeServingRepo({ tinyConfig: { execution: { instances: 2, intra_op_threads: 1 } } });
+    const m = await manager(root, { inferenceThreads: true });
+    const outs = await Promise.all(Array.from({ length: 8 }, (_, i) => m.inferTensors('tiny', image(i / 8))));
+    expect(outs.every((o) => o.version === 1)).toBe(true);
+    expect(new Set(outs.map((o) => (o.outputs.logits!.data as Float32Array)[0])).size).toBe(8);
+    if (!existsSync('/proc/self/status')) return; // thread counting needs Linux procfs
+    await m.unloadModel('tiny');
+    const base = threads();
+    for (let i = 0; i < 3; i++) {
+      await m.loadModel('tiny');
+      await m.inferTensors('tiny', image());
+      await m.unloadModel('tiny');
+    }
+    await vi.waitFor(() => expect(threads()).toBeLessThanOrEqual(base + 2), { timeout: 10_000 });
+  }, 60_000);
+});

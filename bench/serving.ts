@@ -1,0 +1,220 @@
+/**
+ * `npm run bench`: one run, one table, same machine, same model (models/steel-surface):
+ *  1. bare onnxruntime-node session.run in-process at the best batch size (the engine's limit);
+ *  2. LineSight POST /v2/models/steel-surface/infer with binary tensors, concurrency 16;
+ *  3. LineSight POST /v1/inspect/steel-surface from 640x480 JPEG bytes, concurrency 8;
+ *  4. the spec's Python pipeline (cv2 + ToTensor + PyTorch, same weights) when /usr/bin/python3 has torch.
+ * Environment: BENCH_SECONDS (per phase, default 10), BENCH_REPO (default ./models).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { Pool } from 'undici';
+import { ModelRepository } from '../src/repository/repository.ts';
+import { getBackend } from '../src/runtime/index.ts';
+import { LoadedModel } from '../src/pipeline/model.ts';
+import { startServer } from '../src/serving/server.ts';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const REPO = process.env.BENCH_REPO ?? './models';
+const MODEL = 'steel-surface';
+const NEU = path.resolve('../shared/datasets/neu-surface-defect/images');
+const PYTHON = '/usr/bin/python3';
+
+interface Row {
+  name: string;
+  imgPerS: number;
+  p50?: number;
+  p99?: number;
+  note: string;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]! : NaN;
+}
+
+/** 640x480 JPEGs made by upscaling NEU images (synthetic texture if the data set is absent). */
+async function makeJpegs(dir: string, n: number): Promise<string[]> {
+  mkdirSync(dir, { recursive: true });
+  const sources: string[] = [];
+  if (existsSync(NEU)) {
+    for (const cls of readdirSync(NEU).sort()) {
+      const files = readdirSync(path.join(NEU, cls)).filter((f) => f.endsWith('.jpg')).sort().slice(0, Math.ceil(n / 6));
+      for (const f of files) sources.push(path.join(NEU, cls, f));
+    }
+  }
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const file = path.join(dir, `img_${String(i).padStart(3, '0')}.jpg`);
+    const src = sources[i % Math.max(1, sources.length)];
+    const img = src
+      ? sharp(src).resize(640, 480, { fit: 'fill' })
+      : sharp(Buffer.from(Array.from({ length: 64 * 48 * 3 }, (_, k) => (k * 37 + i * 11) % 256)), { raw: { width: 64, height: 48, channels: 3 } }).resize(640, 480);
+    await img.jpeg({ quality: 90 }).toFile(file);
+    out.push(file);
+  }
+  return out;
+}
+
+/** Phase 1: the engine alone, at each batch size; returns the best. */
+async function bareOrt(modelPath: string): Promise<{ row: Row; perBatch: string }> {
+  const session = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: 'all' });
+  const results: Array<{ b: number; ips: number }> = [];
+  const per = Math.max(1.5, SECONDS / 4);
+  for (const b of [1, 4, 8, 16, 32]) {
+    const x = new ort.Tensor('float32', new Float32Array(b * 224 * 224).fill(0.5), [b, 1, 224, 224]);
+    for (let i = 0; i < 3; i++) await session.run({ image: x }, ['logits']);
+    let n = 0;
+    const t0 = performance.now();
+    while (performance.now() - t0 < per * 1000) {
+      await session.run({ image: x }, ['logits']);
+      n += b;
+    }
+    results.push({ b, ips: n / ((performance.now() - t0) / 1000) });
+  }
+  await session.release();
+  const best = results.reduce((a, r) => (r.ips > a.ips ? r : a));
+  return {
+    row: { name: '1. onnxruntime-node session.run (in-process)', imgPerS: best.ips, note: `best batch ${best.b}` },
+    perBatch: results.map((r) => `b${r.b}: ${r.ips.toFixed(0)}`).join(', '),
+  };
+}
+
+/** Run `fn` from `concurrency` loops for SECONDS; returns throughput and latencies. */
+async function load(concurrency: number, fn: (i: number) => Promise<void>): Promise<{ ips: number; lat: number[]; errors: number }> {
+  const lat: number[] = [];
+  let errors = 0;
+  let i = 0;
+  const end = performance.now() + SECONDS * 1000;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const s = performance.now();
+        try {
+          await fn(i++);
+          lat.push(performance.now() - s);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  lat.sort((a, b) => a - b);
+  return { ips: lat.length / ((performance.now() - t0) / 1000), lat, errors };
+}
+
+/** Mean of a Prometheus histogram (sum/count) for the model, in ms. */
+function histMeanMs(text: string, name: string): number {
+  const sum = new RegExp(`^${name}_sum\\{model="${MODEL}"[^}]*\\} ([\\d.e+-]+)`, 'm').exec(text);
+  const count = new RegExp(`^${name}_count\\{model="${MODEL}"[^}]*\\} ([\\d.e+-]+)`, 'm').exec(text);
+  return sum && count ? (Number(sum[1]) / Number(count[1])) * 1000 : NaN;
+}
+
+async function main(): Promise<void> {
+  const started = new Date();
+  const repo = await ModelRepository.open(REPO);
+  const resolved = await repo.resolve({ name: MODEL });
+  const work = mkdtempSync(path.join(os.tmpdir(), 'ls-bench-'));
+  process.stderr.write(`bench: ${MODEL}:${resolved.version}, ${SECONDS}s per phase, work dir ${work}\n`);
+  const files = await makeJpegs(path.join(work, 'jpeg'), 48);
+  const jpegs = files.map((f) => readFileSync(f));
+  const rows: Row[] = [];
+
+  // Reference logits of the first image for the Python parity check (same OpenCV-exact preprocessing).
+  const loaded = await LoadedModel.load(resolved, await getBackend());
+  const [ref] = await loaded.predictImages([{ bytes: jpegs[0]! }]);
+  const refOut = await loaded.infer(loaded.stackImages([await loaded.preprocess(jpegs[0]!)]), ['logits']);
+  writeFileSync(path.join(work, 'ref.json'), JSON.stringify({ file: path.basename(files[0]!), logits: Array.from(refOut.logits!.data as Float32Array), label: ref?.ok ? ref.value.label : null }));
+  await loaded.dispose();
+
+  process.stderr.write('bench: 1/4 bare onnxruntime-node\n');
+  const one = await bareOrt(resolved.modelPath);
+  rows.push(one.row);
+
+  process.stderr.write('bench: 2/4 /v2 infer, binary tensors, concurrency 16\n');
+  const server = await startServer({ repoDir: REPO, port: 0, pollIntervalMs: 0 });
+  const pool = new Pool(server.url, { connections: 16, pipelining: 1 });
+  try {
+    const x = new Float32Array(224 * 224).fill(0.5);
+    const header = Buffer.from(JSON.stringify({
+      inputs: [{ name: 'image', shape: [1, 1, 224, 224], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
+      outputs: [{ name: 'logits', parameters: { binary_data: true } }],
+    }));
+    const body = Buffer.concat([header, Buffer.from(x.buffer)]);
+    const infer = async () => {
+      const r = await pool.request({ method: 'POST', path: `/v2/models/${MODEL}/infer`, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, body });
+      await r.body.arrayBuffer();
+      if (r.statusCode !== 200) throw new Error(String(r.statusCode));
+    };
+    for (let i = 0; i < 32; i++) await infer();
+    const before = await server.metrics.text();
+    const two = await load(16, infer);
+    const after = await server.metrics.text();
+    void before;
+    const totalMs = histMeanMs(after, 'linesight_total_duration_seconds');
+    const inferMs = histMeanMs(after, 'linesight_inference_duration_seconds');
+    const queueMs = histMeanMs(after, 'linesight_queue_duration_seconds');
+    const batch = histMeanMs(after, 'linesight_batch_size') / 1000;
+    rows.push({
+      name: '2. LineSight /v2 infer, binary, concurrency 16',
+      imgPerS: two.ips,
+      p50: percentile(two.lat, 0.5),
+      p99: percentile(two.lat, 0.99),
+      note: `server: total ${totalMs.toFixed(1)} ms = batch run ${inferMs.toFixed(1)} + overhead ${(totalMs - inferMs).toFixed(1)} (queue ${queueMs.toFixed(1)}); mean batch ${batch.toFixed(1)}; errors ${two.errors}`,
+    });
+
+    process.stderr.write('bench: 3/4 /v1/inspect from 640x480 JPEG, concurrency 8\n');
+    const inspect = async (i: number) => {
+      const r = await pool.request({ method: 'POST', path: `/v1/inspect/${MODEL}`, headers: { 'content-type': 'image/jpeg' }, body: jpegs[i % jpegs.length]! });
+      await r.body.arrayBuffer();
+      if (r.statusCode !== 200) throw new Error(String(r.statusCode));
+    };
+    for (let i = 0; i < 16; i++) await inspect(i);
+    const three = await load(8, inspect);
+    rows.push({ name: '3. LineSight /v1/inspect, 640x480 JPEG, concurrency 8', imgPerS: three.ips, p50: percentile(three.lat, 0.5), p99: percentile(three.lat, 0.99), note: `errors ${three.errors}` });
+  } finally {
+    await pool.close();
+    await server.dispose();
+  }
+
+  process.stderr.write('bench: 4/4 spec Python pipeline (cv2 + ToTensor + PyTorch)\n');
+  let four: Row | undefined;
+  if (existsSync(PYTHON)) {
+    try {
+      const { stdout } = await promisify(execFile)(PYTHON, ['bench/python/spec_pipeline.py', resolved.modelPath, path.join(work, 'jpeg'), String(SECONDS), path.join(work, 'ref.json')], {
+        env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
+        timeout: (SECONDS + 60) * 1000,
+      });
+      const r = JSON.parse(stdout.trim().split('\n').pop()!) as { img_per_s: number; p50_ms: number; p99_ms: number; max_abs_diff: number; torch: string };
+      four = { name: '4. spec pipeline: cv2 + ToTensor + PyTorch (Python)', imgPerS: r.img_per_s, p50: r.p50_ms, p99: r.p99_ms, note: `torch ${r.torch}; logits match onnxruntime within ${r.max_abs_diff.toExponential(1)}` };
+      rows.push(four);
+    } catch (e) {
+      const err = e as { stdout?: string; message: string };
+      process.stderr.write(`bench: Python pipeline unavailable: ${(err.stdout || err.message).slice(0, 300)}\n`);
+    }
+  }
+
+  const base = rows[0]!.imgPerS;
+  const fmt = (n: number | undefined, d = 1) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
+  const lines = [
+    `LineSight serving benchmark — ${started.toISOString()} — ${os.cpus()[0]?.model ?? 'cpu'} (${os.cpus().length} cores), Node ${process.version}, onnxruntime-node ${ort.env.versions.common}`,
+    `model ${MODEL}:${resolved.version}, ${SECONDS} s per phase; engine per batch size (img/s): ${one.perBatch}`,
+    '',
+    '| Pipeline | img/s | vs 1 | p50 ms | p99 ms | Notes |',
+    '|---|---:|---:|---:|---:|---|',
+    ...rows.map((r) => `| ${r.name} | ${fmt(r.imgPerS)} | ${fmt(r.imgPerS / base, 2)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.note} |`),
+    '',
+    `Ratios: 2 / 1 = ${fmt(rows[1]!.imgPerS / base, 2)} (target >= 0.9)` + (four ? `; 3 / 4 = ${fmt(rows[2]!.imgPerS / four.imgPerS, 2)} (target >= 1.5)` : '; 4 not run'),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? e}\n`);
+  process.exitCode = 1;
+});
