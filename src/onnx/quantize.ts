@@ -228,9 +228,10 @@ function quantizeWeightedNode(g: GraphProto, n: NodeProto, params: Map<string, A
   const { q, scales } = quantizeWeightsSymmetric(w, wDims, axis);
   const base = ins[1]!;
   const wq = makeTensor(fresh(`${base}_quantized`), wDims, q);
-  const ws = makeTensor(fresh(`${base}_scale`), axis === undefined ? [] : [scales.length], axis === undefined ? Float32Array.of(scales[0]!) : scales);
-  const wz = makeTensor(fresh(`${base}_zero_point`), axis === undefined ? [] : [scales.length], new Int8Array(scales.length === 1 && axis === undefined ? 1 : scales.length));
-  if (axis === undefined) wz.dims = [];
+  // Per-channel: 1-D scale and zero point of the channel count; per-tensor: scalars.
+  const qDims = axis === undefined ? [] : [scales.length];
+  const ws = makeTensor(fresh(`${base}_scale`), qDims, scales);
+  const wz = makeTensor(fresh(`${base}_zero_point`), qDims, new Int8Array(scales.length));
   const wdq = fresh(`${base}_dequantized`);
   g.initializer!.push(wq, ws, wz);
   const newNodes: NodeProto[] = [makeNode('DequantizeLinear', [wq.name!, ws.name!, wz.name!], [wdq], axis === undefined ? {} : { axis }, fresh(`${base}_DequantizeLinear`))];

@@ -72,6 +72,23 @@ describe('static int8 quantization (QDQ U8S8)', () => {
   });
 });
 
+describe('static int8 on an MLP', () => {
+  it('quantizes MatMul per tensor and a transB=0 Gemm, fused into QLinearMatMul and QGemm', async () => {
+    const fp32 = mlp(16, 64, 2);
+    const model = decodeModel(fp32);
+    const rows = (seed: number) => ({ x: { datatype: 'FP32' as const, shape: [32, 16], data: Float32Array.from({ length: 512 }, (_, i) => Math.sin(i * 0.37 + seed)) } });
+    const summary = await quantizeStatic(model, { calibration: [rows(1), rows(2)], method: 'minmax', backend: await getBackend(), intraOpThreads: 1 });
+    expect(summary.quantized_nodes).toMatchObject({ MatMul: 2, Gemm: 1 });
+    const int8 = encodeModel(model);
+    const ops = await engineOps(int8);
+    expect(ops.QLinearMatMul).toBe(2);
+    expect(ops['com.microsoft.QGemm']).toBe(1);
+    const a = await run(fp32, rows(0.5));
+    const b = await run(int8, rows(0.5));
+    expect(maxAbsDiff(a.y!, b.y!)).toBeLessThan(0.05 * spread(a.y!));
+  });
+});
+
 describe('dynamic int8 quantization', () => {
   it('turns MatMul/Gemm into DynamicQuantizeMatMul with outputs close to fp32', async () => {
     const fp32 = mlp(16, 64, 2);
