@@ -13,21 +13,30 @@ export interface Contribution {
   readonly contribution: number;
 }
 
-/** The features with the largest absolute contributions, largest first. */
+/** The rows an occlusion explanation needs: the row itself, then one row per feature set to its reference. */
+export function occlusionRows(row: RawRow, references: Readonly<Record<string, number | string>>): { features: string[]; rows: RawRow[] } {
+  const features = Object.keys(references).filter((f) => typeof row[f] === 'number' && row[f] !== references[f]);
+  return { features, rows: [row, ...features.map((f) => ({ ...row, [f]: references[f] }))] };
+}
+
+/** Contributions from the probabilities of `occlusionRows`, largest absolute first. */
+export function contributionsFrom(features: readonly string[], row: RawRow, probs: readonly number[], top: number): Contribution[] {
+  const base = probs[0] ?? NaN;
+  return features
+    .map((f, i) => ({ feature: f, value: row[f] as number, contribution: base - (probs[i + 1] ?? NaN) }))
+    .filter((c) => Number.isFinite(c.contribution))
+    .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))
+    .slice(0, top);
+}
+
+/** The features with the largest absolute contributions, largest first (one model call of F+1 rows). */
 export async function occlusionContributions(
   predict: (rows: readonly RawRow[]) => Promise<number[]>,
   row: RawRow,
   references: Readonly<Record<string, number | string>>,
   top: number,
 ): Promise<Contribution[]> {
-  const features = Object.keys(references).filter((f) => typeof row[f] === 'number' && row[f] !== references[f]);
+  const { features, rows } = occlusionRows(row, references);
   if (!features.length || top <= 0) return [];
-  const rows: RawRow[] = [row, ...features.map((f) => ({ ...row, [f]: references[f] }))];
-  const p = await predict(rows);
-  const base = p[0] ?? NaN;
-  return features
-    .map((f, i) => ({ feature: f, value: row[f] as number, contribution: base - (p[i + 1] ?? NaN) }))
-    .filter((c) => Number.isFinite(c.contribution))
-    .sort((a, b) => Math.abs(b.contribution) - Math.abs(a.contribution))
-    .slice(0, top);
+  return contributionsFrom(features, row, await predict(rows), top);
 }

@@ -15,7 +15,7 @@ import type { AlertRecord, DecisionRecord, ReadingRecord } from '../store/store.
 import type { ActionRunner } from './actions.ts';
 import type { AlertManager } from './alerts.ts';
 import type { Committer } from './committer.ts';
-import { occlusionContributions } from './contributions.ts';
+import { contributionsFrom, occlusionRows, type Contribution } from './contributions.ts';
 import type { EventBus } from './events.ts';
 import { machineWindows, type MachineConfig } from './line-config.ts';
 import type { LineMetrics } from './metrics.ts';
@@ -112,7 +112,8 @@ function references(m: MachineConfig): Record<string, number | string> {
 export class MachinePipeline {
   private queue: Queued[] = [];
   private timer: unknown;
-  private chain: Promise<void> = Promise.resolve();
+  private busy = false;
+  private current: Promise<void> = Promise.resolve();
   private readonly state = new Map<string, MachineState>();
   private readonly positive = new Map<string, Promise<string | undefined>>();
   private lastModelErrorLog = -Infinity;
@@ -123,21 +124,43 @@ export class MachinePipeline {
   enqueue(item: SensorItem): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ ...item, resolve, reject });
-      if (this.queue.length >= this.d.batch.max_size) this.flushNow();
-      else if (this.timer === undefined) this.timer = this.d.clock.setTimeout(() => this.flushNow(), this.d.batch.max_delay_ms);
+      if (this.busy) return; // taken as soon as the batch in progress is done
+      if (this.queue.length >= this.d.batch.max_size) this.kick();
+      else if (this.timer === undefined) this.timer = this.d.clock.setTimeout(() => this.kick(), this.d.batch.max_delay_ms);
     });
   }
 
-  /** Process whatever is queued now. */
-  flushNow(): Promise<void> {
+  /**
+   * Start the next batch unless one is running. While a batch runs, readings accumulate and the next
+   * batch takes all of them (up to 8 x max_size): under load batches grow instead of queueing many
+   * small ones behind each other, so throughput adapts and latency stays bounded.
+   */
+  private kick(): void {
     if (this.timer !== undefined) {
       this.d.clock.clearTimeout(this.timer);
       this.timer = undefined;
     }
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length) this.chain = this.chain.then(() => this.process(batch)).catch((e: unknown) => this.d.log.error({ err: (e as Error).message }, 'sensor batch failed'));
-    return this.chain;
+    if (this.busy || !this.queue.length) return;
+    const batch = this.queue.splice(0, this.d.batch.max_size * 8);
+    this.busy = true;
+    this.current = this.process(batch)
+      .catch((e: unknown) => {
+        this.d.log.error({ err: (e as Error).message }, 'sensor batch failed');
+        for (const it of batch) it.reject(e);
+      })
+      .finally(() => {
+        this.busy = false;
+        if (this.queue.length) this.kick();
+      });
+  }
+
+  /** Process whatever is queued now and wait until every queued reading has been through the model. */
+  async flushNow(): Promise<void> {
+    this.kick();
+    while (this.busy || this.queue.length) {
+      await this.current;
+      this.kick();
+    }
   }
 
   private machineState(key: string, m: MachineConfig): MachineState {
@@ -200,6 +223,7 @@ export class MachinePipeline {
     const readings: ReadingRecord[] = [];
     const decisions: DecisionRecord[] = [];
     const alerts: Array<{ alert: AlertRecord; actions: MachineConfig['actions'] }> = [];
+    const fired: Array<{ it: Queued; row: RawRow; p: number; action: Extract<MachineConfig['actions'][number], { do: 'alert' }> }> = [];
     const published: Array<{ it: Queued; decision: DecisionKind; reason: string; p: number }> = [];
     for (let i = 0; i < batch.length; i++) {
       const it = batch[i]!;
@@ -215,17 +239,7 @@ export class MachinePipeline {
           decisions.push({ ts: it.ts, line: it.line, source: it.machine.id, decision, reason });
           published.push({ it, decision, reason, p });
           const alertAction = it.machine.actions.find((a) => a.do === 'alert');
-          if (step.fired && alertAction && alertAction.do === 'alert') {
-            const contributions = await this.explain(it, rows[i]!).catch(() => undefined);
-            alerts.push({
-              alert: d.alerts.build({
-                ts: it.ts, line: it.line, source: it.machine.id, severity: alertAction.severity,
-                message: alertAction.message ?? `machine ${it.machine.id}: failure risk ${(p * 100).toFixed(0)}%${contributions?.[0] ? `, driven by ${contributions[0].feature}` : ''}`,
-                probability: p, contributions,
-              }),
-              actions: it.machine.actions,
-            });
-          }
+          if (step.fired && alertAction && alertAction.do === 'alert') fired.push({ it, row: rows[i]!, p, action: alertAction });
         }
       }
       readings.push({
@@ -233,6 +247,19 @@ export class MachinePipeline {
         model: p !== undefined ? it.machine.model : undefined, version: versions[i], probability: p, decision, latency_ms: p !== undefined ? modelMs : undefined,
       });
     }
+    // explanations of every alert of this batch in one model call per model
+    const explained = await this.explainAll(fired).catch(() => fired.map(() => undefined));
+    fired.forEach((f, k) => {
+      const contributions = explained[k];
+      alerts.push({
+        alert: d.alerts.build({
+          ts: f.it.ts, line: f.it.line, source: f.it.machine.id, severity: f.action.severity,
+          message: f.action.message ?? `machine ${f.it.machine.id}: failure risk ${(f.p * 100).toFixed(0)}%${contributions?.[0] ? `, driven by ${contributions[0].feature}` : ''}`,
+          probability: f.p, contributions,
+        }),
+        actions: f.it.machine.actions,
+      });
+    });
     // 4. commit without holding up the next batch's model run; acknowledge and announce after commit
     d.committer.write({ readings, decisions, alerts: alerts.map((a) => a.alert) }).then(
       () => this.afterCommit(batch, probs, published, alerts),
@@ -242,15 +269,31 @@ export class MachinePipeline {
     );
   }
 
-  private async explain(it: SensorItem, row: RawRow) {
-    const refs = references(it.machine);
-    const pos = await this.positiveLabel(it.machine.model);
-    return occlusionContributions(
-      async (rows) => (await this.d.service.predictRows(it.machine.model, rows, it.machine.version === undefined ? {} : { version: it.machine.version })).map((p) => failureProbability(p, pos)),
-      row,
-      refs,
-      it.machine.top_contributions,
-    );
+  /** Occlusion contributions for each fired alert; the rows of all alerts of one model go in one predictRows call. */
+  private async explainAll(fired: ReadonlyArray<{ it: SensorItem; row: RawRow }>): Promise<Array<Contribution[] | undefined>> {
+    const out: Array<Contribution[] | undefined> = fired.map(() => undefined);
+    const groups = new Map<string, number[]>();
+    fired.forEach((f, k) => {
+      if (f.it.machine.top_contributions <= 0) return;
+      const key = `${f.it.machine.model}:${f.it.machine.version ?? ''}`;
+      let g = groups.get(key);
+      if (!g) groups.set(key, (g = []));
+      g.push(k);
+    });
+    for (const idx of groups.values()) {
+      const m = fired[idx[0]!]!.it.machine;
+      const plans = idx.map((k) => occlusionRows(fired[k]!.row, references(fired[k]!.it.machine)));
+      const rows = plans.flatMap((p) => p.rows);
+      const pos = await this.positiveLabel(m.model);
+      const probs = (await this.d.service.predictRows(m.model, rows, m.version === undefined ? {} : { version: m.version })).map((p) => failureProbability(p, pos));
+      let at = 0;
+      plans.forEach((plan, j) => {
+        const k = idx[j]!;
+        out[k] = plan.features.length ? contributionsFrom(plan.features, fired[k]!.row, probs.slice(at, at + plan.rows.length), fired[k]!.it.machine.top_contributions) : [];
+        at += plan.rows.length;
+      });
+    }
+    return out;
   }
 
   private afterCommit(
