@@ -4,7 +4,7 @@ import { pChart } from '../../src/line/spc.ts';
 import { Metrics } from '../../src/monitoring/metrics.ts';
 import { alignSeries } from '../../web/src/machines.ts';
 import { modelFigures } from '../../web/src/models.ts';
-import { pchartData } from '../../web/src/pchart.ts';
+import { pchartData, visiblePoints } from '../../web/src/pchart.ts';
 import { counterRate, histogramDelta, histogramQuantile, histograms, parsePrometheus } from '../../web/src/prom.ts';
 import { backoffMs, SseParser } from '../../web/src/sse.ts';
 
@@ -115,6 +115,15 @@ describe('chart data', () => {
     const violations = data[5] as Array<number | null>;
     expect(violations[10]).toBeCloseTo(0.6, 9);
     expect(violations.filter((v) => v !== null).length).toBe(chart.points.filter((p) => p.violations.length > 0).length);
+  });
+
+  it('drops leading empty intervals but keeps a minimum window', () => {
+    const pts = [0, 0, 0, 0, 5, 0, 7].map((n, i) => ({ n, i }));
+    expect(visiblePoints(pts, 2).map((p) => p.i)).toEqual([4, 5, 6]);
+    expect(visiblePoints(pts, 5).map((p) => p.i)).toEqual([2, 3, 4, 5, 6]);
+    expect(visiblePoints(pts.map((p) => ({ ...p, n: 0 })), 3).map((p) => p.i)).toEqual([4, 5, 6]);
+    const data = pchartData(pChart([{ start: 0, n: 0, defects: 0 }, { start: 10_000, n: 10, defects: 1 }]), 1);
+    expect(data[0]).toEqual([10]);
   });
 
   it('aligns per-machine series on one time axis with gaps', () => {

@@ -28,6 +28,7 @@ export class LabellingPanel {
   private queue: QueueItem[] = [];
   private selected: string | undefined;
   private readonly labelsByModel = new Map<string, string[]>();
+  private readonly cache = new Map<string, PartWithOutputs>();
   private readonly done: Array<{ item: QueueItem; truth: string }> = [];
   private onlyDefects = false;
   private busy = false;
@@ -56,13 +57,15 @@ export class LabellingPanel {
     if (p.outputs && Object.keys(p.outputs).length > 0 && !this.labelsByModel.has(p.model)) this.labelsByModel.set(p.model, Object.keys(p.outputs));
   }
 
-  /** The class labels of a model, in the model's order (from a stored part's class probabilities). */
-  private async labelsFor(item: QueueItem): Promise<string[]> {
-    const known = this.labelsByModel.get(item.model);
-    if (known) return known;
+  /** The stored part (class probabilities, feedback so far); cached while it is in the queue. */
+  private async details(item: QueueItem): Promise<PartWithOutputs> {
+    const hit = this.cache.get(item.part_id);
+    if (hit) return hit;
     const part = await getJson<PartWithOutputs>(`/v1/parts/${encodeURIComponent(item.part_id)}`);
     this.learnLabels(part);
-    return this.labelsByModel.get(item.model) ?? [item.label];
+    for (const k of this.cache.keys()) if (!this.queue.some((q) => q.part_id === k)) this.cache.delete(k);
+    this.cache.set(item.part_id, part);
+    return part;
   }
 
   setSnapshot(parts: readonly PartWithOutputs[]): void {
@@ -94,6 +97,7 @@ export class LabellingPanel {
       try {
         const p = await getJson<PartWithOutputs>(`/v1/parts/${encodeURIComponent(partId)}`);
         this.learnLabels(p);
+        this.cache.set(p.part_id, p);
         this.queue.unshift({ part_id: p.part_id, ts: p.ts, station: p.station, model: p.model, version: p.version, label: p.label, probability: p.probability, decision: p.decision, has_image: p.has_image !== false });
         if (this.queue.length > this.capacity) this.queue.pop();
       } catch (e) {
@@ -204,6 +208,8 @@ export class LabellingPanel {
     if (item.has_image) showPartImage(img, item.part_id).catch(() => img.classList.add('img-missing'));
     else img.classList.add('img-missing');
     const buttons = h('div', { class: 'label-buttons' }, h('span', { class: 'muted' }, 'loading labels…'));
+    const probs = h('div', { class: 'qa-probs' });
+    const previous = h('div', { class: 'muted small qa-previous' });
     const confirm = h('button', { type: 'button', class: 'btn btn-confirm', 'data-action': 'confirm' }, h('kbd', {}, 'Enter'), ` Confirm “${item.label}”`);
     confirm.addEventListener('click', () => void this.submit(item, item.label));
     replaceChildren(
@@ -217,6 +223,8 @@ export class LabellingPanel {
           { class: 'qa-side' },
           h('div', { class: 'qa-pred' }, h('span', { class: 'muted' }, 'model says'), h('span', { class: 'qa-label' }, item.label), h('span', {}, pct(item.probability)), decisionBadge(item.decision)),
           h('div', { class: 'muted small' }, `${item.model} v${item.version} · ${item.station} · ${clock(item.ts)} · ${item.part_id}`),
+          probs,
+          previous,
           confirm,
           h('div', { class: 'muted small' }, 'or correct the label:'),
           buttons,
@@ -225,8 +233,9 @@ export class LabellingPanel {
       this.doneList(),
     );
     try {
-      const labels = await this.labelsFor(item);
+      const part = await this.details(item);
       if (this.selected !== item.part_id) return;
+      const labels = this.labelsByModel.get(item.model) ?? [item.label];
       replaceChildren(
         buttons,
         ...labels.map((l, i) => {
@@ -235,6 +244,19 @@ export class LabellingPanel {
           return b;
         }),
       );
+      // the runner-up classes tell the inspector how sure the model really was
+      const top = Object.entries(part.outputs ?? {})
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 3);
+      replaceChildren(
+        probs,
+        ...top.map(([label, p]) => {
+          const fill = h('span', { class: 'prob-fill' });
+          fill.style.width = `${Math.round(Math.max(0, Math.min(1, p)) * 100)}%`;
+          return h('div', { class: 'prob-row' }, h('span', { class: 'prob-label' }, label), h('span', { class: 'prob-bar' }, fill), h('span', { class: 'prob-value' }, pct(p)));
+        }),
+      );
+      if (part.feedback) replaceChildren(previous, `already labelled “${part.feedback.true_label}”${part.feedback.by ? ` by ${part.feedback.by}` : ''}; a new label replaces it`);
     } catch (e) {
       replaceChildren(buttons, h('span', { class: 'error' }, `labels unavailable: ${(e as Error).message}`));
     }

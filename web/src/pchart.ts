@@ -19,9 +19,19 @@ export const WE_RULES: Readonly<Record<number, string>> = {
   4: 'Rule 4: 8 in a row on one side of the centre',
 };
 
+/**
+ * The intervals worth drawing: leading intervals without parts are dropped (a line that started a
+ * minute ago should not be a dot at the right edge of an empty chart), keeping at least `minPoints`.
+ */
+export function visiblePoints<T extends { n: number }>(points: readonly T[], minPoints: number): readonly T[] {
+  const first = points.findIndex((p) => p.n > 0);
+  if (first < 0) return points.slice(-minPoints);
+  return points.slice(Math.min(first, Math.max(0, points.length - minPoints)));
+}
+
 /** The aligned uPlot data of a p-chart: x (s), p, centre, UCL, LCL, violations. Pure. */
-export function pchartData(chart: PChart): uPlot.AlignedData {
-  const pts = chart.points;
+export function pchartData(chart: PChart, minPoints = 12): uPlot.AlignedData {
+  const pts = visiblePoints(chart.points, minPoints);
   return [
     pts.map((p) => p.start / 1000),
     pts.map((p) => p.p),

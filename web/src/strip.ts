@@ -36,7 +36,7 @@ export class StripPanel {
   private add(p: Frame): void {
     if (this.ids.has(p.part_id)) return;
     this.ids.add(p.part_id);
-    const img = h('img', { alt: `part ${p.part_id}`, loading: 'lazy', decoding: 'async' });
+    const img = h('img', { alt: `part ${p.part_id}`, decoding: 'async' });
     if (p.has_image !== false) {
       showPartImage(img, p.part_id).catch(() => img.classList.add('img-missing'));
     } else {
