@@ -1,0 +1,40 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { optimizeModel } from '../../src/optimize/optimize.ts';
+import { getBackend } from '../../src/runtime/index.ts';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+describe('int8 of the bundled steel-surface model', () => {
+  const repo = mkdtempSync(path.join(os.tmpdir(), 'ls-optimize-bundled-'));
+  afterAll(() => rmSync(repo, { recursive: true, force: true }));
+
+  it('becomes fully integer in onnxruntime, under 0.30x the size, and agrees with fp32 on real images', async () => {
+    // A copy: the bundled repository is never written by tests.
+    cpSync(path.join(root, 'models', 'steel-surface'), path.join(repo, 'steel-surface'), { recursive: true });
+    const r = await optimizeModel(
+      {
+        repo,
+        model: 'steel-surface:1',
+        int8: true,
+        calib: path.join(root, 'test/fixtures/neu'),
+        eval: path.join(root, 'samples/neu'),
+        bench: false,
+        threads: 1,
+      },
+      await getBackend(),
+    );
+    const ops = r.engine_kernels.optimized;
+    // Every Conv of the model was quantized and every one became an integer kernel.
+    expect(r.quantize?.quantized_nodes.Conv).toBeGreaterThanOrEqual(1);
+    expect(ops['com.microsoft.QLinearConv']).toBe(r.quantize?.quantized_nodes.Conv);
+    expect(Object.keys(ops).some((k) => /(^|\.)(Fused)?Conv$/.test(k))).toBe(false);
+    expect(r.size.file_ratio).toBeLessThanOrEqual(0.3);
+    expect(r.accuracy?.samples).toBe(30);
+    expect(r.accuracy?.argmax_agreement).toBeGreaterThanOrEqual(29 / 30);
+    expect(r.accuracy?.drop_points).toBeLessThanOrEqual(100 / 30);
+  });
+});
