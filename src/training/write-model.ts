@@ -8,7 +8,6 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { LsError } from '../core/errors.ts';
 import { assertModelName, ModelRepository, parseManifest } from '../repository/repository.ts';
-import type { Manifest } from '../repository/manifest.ts';
 
 /** Where a new model version was written. */
 export interface WrittenModel {
@@ -41,24 +40,17 @@ export async function writeModelVersion(
   const modelDir = await repo.safePath(name);
   const version = opts.version ?? (await repo.nextVersion(name));
   const versionDir = await repo.safePath(name, String(version));
-  try {
-    await fs.access(path.join(versionDir, 'model.onnx'));
+  const exists = (p: string): Promise<boolean> => fs.access(p).then(() => true, () => false);
+  if (await exists(path.join(versionDir, 'model.onnx'))) {
     throw new LsError('LS_ERR_VALIDATION', `${name}:${version} already exists; choose another --version or remove it first`, { subject: versionDir });
-  } catch (e) {
-    if (e instanceof LsError) throw e;
   }
-  let modelLevel = path.join(modelDir, 'config.yaml');
-  const hasModelConfig = await fs.access(modelLevel).then(() => true, () => false);
-  const configPath = !hasModelConfig ? modelLevel : path.join(versionDir, 'config.yaml');
+  const modelLevel = path.join(modelDir, 'config.yaml');
+  const configPath = (await exists(modelLevel)) ? path.join(versionDir, 'config.yaml') : modelLevel;
   await fs.mkdir(versionDir, { recursive: true });
   // model.onnx last: a version only counts once its model.onnx exists, so a reader never sees half a version.
   await fs.writeFile(configPath, text);
   const tmp = path.join(versionDir, `.model.onnx.${process.pid}.tmp`);
   await fs.writeFile(tmp, onnx);
   await fs.rename(tmp, path.join(versionDir, 'model.onnx'));
-  modelLevel = configPath;
-  return { name, version, modelPath: path.join(versionDir, 'model.onnx'), configPath: modelLevel };
+  return { name, version, modelPath: path.join(versionDir, 'model.onnx'), configPath };
 }
-
-/** The manifest fields of a tabular model, as config.yaml holds them. */
-export type ManifestDraft = Omit<Partial<Manifest>, 'name'> & Record<string, unknown>;
