@@ -152,6 +152,6 @@ export async function requireSignedModelsGlobally(trusted: ReadonlyMap<string, K
 export { authPlugin } from './auth-plugin.ts';
 export { AuditLog, verifyAuditLog } from './audit.ts';
 export { AesGcmCodec, KeyRing } from './crypto.ts';
-export { MqttAuth, aedesHandlers } from './mqtt-auth.ts';
+export { MqttAuth } from './mqtt-auth.ts';
 export { TokenStore } from './tokens.ts';
 export type { Principal, Role } from './roles.ts';

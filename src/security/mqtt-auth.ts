@@ -2,7 +2,7 @@
  * MQTT authentication and ACLs for the embedded broker (contract 7): users from a file with
  * scrypt-hashed passwords (or a client certificate whose CN names the user, with mutual TLS),
  * each allowed to publish and subscribe under listed topic prefixes only. The broker calls
- * authenticate / authorizePublish / authorizeSubscribe; `aedesHandlers` adapts them to aedes.
+ * authenticate / authorizePublish / authorizeSubscribe (src/connectors/mqtt/broker.ts adapts them to aedes).
  */
 import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
@@ -98,25 +98,6 @@ function certificateCn(conn: unknown): string | undefined {
   if (!s || typeof s.getPeerCertificate !== 'function' || !s.authorized) return undefined;
   const cn = s.getPeerCertificate().subject?.CN;
   return typeof cn === 'string' ? cn : Array.isArray(cn) ? cn[0] : undefined;
-}
-
-/** The aedes option callbacks for an MqttAuth (aedes 1.x callback style). */
-export function aedesHandlers(auth: MqttAuth) {
-  return {
-    authenticate(client: MqttClientLike, username: string | undefined, password: Buffer | undefined, done: (err: (Error & { returnCode: number }) | null, ok: boolean | null) => void): void {
-      auth.authenticate(client, username, password).then(
-        (ok) => done(ok ? null : Object.assign(new Error('bad username or password'), { returnCode: 4 }), ok),
-        (e: Error) => done(Object.assign(e, { returnCode: 3 }), false),
-      );
-    },
-    authorizePublish(client: MqttClientLike | null, packet: { topic: string }, cb: (err?: Error | null) => void): void {
-      cb(auth.authorizePublish(client, packet.topic) ? null : new Error(`publish to ${packet.topic} not allowed`));
-    },
-    authorizeSubscribe(client: MqttClientLike, sub: { topic: string; qos: number }, cb: (err: Error | null, sub?: { topic: string; qos: number } | null) => void): void {
-      // a null subscription makes aedes answer SUBACK 0x80 (refused) instead of dropping the client
-      cb(null, auth.authorizeSubscribe(client, sub.topic) ? sub : null);
-    },
-  };
 }
 
 /** Read the users file; missing = no users. */

@@ -16,7 +16,7 @@ export async function writeSecretFile(file: string, data: string | Uint8Array): 
   } finally {
     await fh.close();
   }
-  // umask may have widened nothing (0600 is already narrow) but an existing file keeps its mode on rename targets only
+  // the process umask can only narrow 0600, but be explicit: the mode is the whole point of this file
   await fs.chmod(tmp, 0o600);
   await fs.rename(tmp, file);
 }
@@ -29,10 +29,4 @@ export async function readSecretFile(file: string): Promise<Buffer | undefined> 
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new LsError('LS_ERR_SECURITY_CONFIG', (e as Error).message, { subject: file });
   }
-}
-
-/** True when group or others can read the file (a secret should be 0600). */
-export async function isWorldReadable(file: string): Promise<boolean> {
-  const st = await fs.stat(file);
-  return (st.mode & 0o077) !== 0;
 }

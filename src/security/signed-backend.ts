@@ -43,14 +43,22 @@ export class SignedModelBackend implements InferenceBackend {
 
   async load(model: string | Uint8Array, options?: SessionOptions): Promise<InferenceSession> {
     if (typeof model !== 'string') throw new LsError('LS_ERR_MODEL_SIGNATURE', 'models given as bytes carry no signature; load them from the repository');
-    const where = await locate(model);
+    return this.inner.load(await this.readVerified(model), options);
+  }
+
+  /**
+   * The bytes of a repository model file, after checking them against its signature. A backend that
+   * wraps this one but loads elsewhere (e.g. in a worker thread) must load these bytes, not the path.
+   */
+  async readVerified(modelPath: string): Promise<Uint8Array> {
+    const where = await locate(modelPath);
     let bytes: Uint8Array;
     try {
-      bytes = await fs.readFile(model);
+      bytes = await fs.readFile(modelPath);
     } catch (e) {
-      throw new LsError('LS_ERR_MODEL_CORRUPT', (e as Error).message, { subject: model });
+      throw new LsError('LS_ERR_MODEL_CORRUPT', (e as Error).message, { subject: modelPath });
     }
-    await verifyFiles({ ...where, modelPath: model, modelBytes: bytes }, this.trusted);
-    return this.inner.load(bytes, options);
+    await verifyFiles({ ...where, modelPath, modelBytes: bytes }, this.trusted);
+    return bytes;
   }
 }

@@ -187,8 +187,3 @@ function strip(r: TokenRecord): TokenInfo {
   const { hash: _hash, ...rest } = r;
   return { ...rest };
 }
-
-/** True when a string looks like one of our API tokens (used to tell tokens from JWTs). */
-export function looksLikeApiToken(s: string): boolean {
-  return s.startsWith('lst_');
-}
