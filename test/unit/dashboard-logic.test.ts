@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { pChart } from '../../src/line/spc.ts';
 import { Metrics } from '../../src/monitoring/metrics.ts';
+import { listOf } from '../../web/src/api.ts';
 import { alignSeries } from '../../web/src/machines.ts';
 import { modelFigures } from '../../web/src/models.ts';
 import { pchartData, visiblePoints } from '../../web/src/pchart.ts';
@@ -87,6 +88,15 @@ describe('prometheus text parser', () => {
     expect(f.stages.inference.p99).toBeLessThanOrEqual(10);
     expect(f.batchMean).toBe(12);
     expect(Number.isNaN(f.stages.queue.p50)).toBe(true);
+  });
+});
+
+describe('API answers', () => {
+  it('takes the list out of a wrapped answer, accepts a bare array, and never throws on odd bodies', () => {
+    expect(listOf<number>({ parts: [1, 2] }, 'parts')).toEqual([1, 2]);
+    expect(listOf<number>([3], 'parts')).toEqual([3]);
+    expect(listOf<number>({ alerts: 'x' }, 'alerts')).toEqual([]);
+    expect(listOf<number>(null, 'models')).toEqual([]);
   });
 });
 

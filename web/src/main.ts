@@ -99,6 +99,8 @@ let lineChoice = window.localStorage.getItem(LINE_KEY) ?? '';
 /** The line the page is restricted to: the only visible line, or the chosen one. */
 let activeLine: string | undefined;
 let snapshotSeq = 0;
+/** Page time of the last inspection event (the page's own clock: server clocks may differ). */
+let lastPartAt = Date.now();
 
 lineSelect.addEventListener('change', () => {
   lineChoice = lineSelect.value;
@@ -167,6 +169,7 @@ function onEvent(e: LineEvent): void {
   switch (e.type) {
     case 'inspection':
       if (!onActiveLine(e.line)) break;
+      lastPartAt = Date.now();
       overview.onInspection(e);
       strip.onInspection(e);
       labelling.onInspection(e);
@@ -224,5 +227,16 @@ models.start();
 window.addEventListener('keydown', (ev) => labelling.onKey(ev));
 
 const clockEl = byId('clock');
-setInterval(() => replaceChildren(clockEl, clock(Date.now())), 1000);
-replaceChildren(clockEl, clock(Date.now()));
+const idleEl = byId('idle');
+
+/** "no parts for 2 min": a wall screen must show when the line stands still, not just look calm. */
+function tick(): void {
+  const now = Date.now();
+  replaceChildren(clockEl, clock(now));
+  const idleS = Math.floor((now - lastPartAt) / 1000);
+  const idle = statusEl.dataset.state === 'live' && idleS >= 30 && document.querySelector('#stations .station') !== null;
+  idleEl.hidden = !idle;
+  if (idle) replaceChildren(idleEl, `no parts for ${idleS < 120 ? `${idleS} s` : `${Math.floor(idleS / 60)} min`}`);
+}
+setInterval(tick, 1000);
+tick();
