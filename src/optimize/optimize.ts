@@ -90,7 +90,11 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
     providers: manifest.execution.providers,
     intraOpThreads: threads,
     interOpThreads: interOp,
-    onProviderFallback: (p: string, why: string) => warnings.push(`execution provider "${p}" unavailable (${why}); measured on the next one`),
+    // Both sessions report the same fallback: one warning per provider.
+    onProviderFallback: (p: string, why: string) => {
+      const w = `execution provider "${p}" unavailable (${why}); measured on the next one`;
+      if (!warnings.includes(w)) warnings.push(w);
+    },
   };
 
   let srcBytes: Uint8Array;

@@ -103,6 +103,19 @@ describe('linesight optimize on a model repository', () => {
     }
   });
 
+  it('a model preferring [cuda, cpu] is measured on the CPU with one warning naming cuda', async () => {
+    mkdirSync(path.join(repo, 'gpu-first', '1'), { recursive: true });
+    const config = readFileSync(path.join(root, 'models/steel-surface/config.yaml'), 'utf8').replace('name: steel-surface', 'name: gpu-first').replace('providers: [cpu]', 'providers: [cuda, cpu]');
+    expect(config).toContain('providers: [cuda, cpu]');
+    writeFileSync(path.join(repo, 'gpu-first', 'config.yaml'), config);
+    writeFileSync(path.join(repo, 'gpu-first', '1', 'model.onnx'), convNet({ size: 224 }));
+    const r = await optimizeModel({ repo, model: 'gpu-first', fp16: true, batches: [1], iterations: 2, warmup: 0, threads: 1 }, await getBackend());
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toMatch(/^execution provider "cuda" unavailable \(.+\)/);
+    expect(r.latency).toHaveLength(1);
+    expect(r.fp16?.converted_initializers).toBeGreaterThan(0);
+  });
+
   it('CLI: --prune --json prints the report as one JSON object and writes the next version', async () => {
     const r = await cli('optimize', '-m', 'steel-surface:1', '--repo', repo, '--prune', '0.5', '--no-bench', '--json');
     expect(r.code).toBe(0);
