@@ -99,6 +99,15 @@ describe('label errors (confident learning)', () => {
     expect(issues).toEqual([{ item: '2', given: 'ok', givenProbability: 0.05, suggested: 'bad', suggestedProbability: 0.95 }]);
   });
 
+  it('auto: per-class thresholds (mean self-confidence) as in confident learning', () => {
+    // class ok: self-confidence 0.9, 0.8, 0.3 -> t_ok 2/3; class bad: 0.6, 0.7 -> t_bad 0.65
+    const probs = Float64Array.from([0.9, 0.1, 0.8, 0.2, 0.3, 0.7, 0.4, 0.6, 0.3, 0.7]);
+    const given = [0, 0, 0, 1, 1];
+    const issues = findLabelIssues(probs, 2, given, ['ok', 'bad'], ['1', '2', '3', '4', '5'], 'auto');
+    // row 3 (ok at 0.3 < 2/3, bad at 0.7 >= 0.65) is flagged; row 4 (bad at 0.6 < 0.65, ok at 0.4 < 2/3) is not
+    expect(issues.map((x) => [x.item, x.suggested])).toEqual([['3', 'bad']]);
+  });
+
   it('finds planted label flips in a table with the trainer', () => {
     const rng = createRng(3);
     const lines = ['a,b,label'];

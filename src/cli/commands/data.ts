@@ -49,7 +49,7 @@ const cleanSchema = z.object({
   drop: z.string().transform(list).optional(),
   derive: z.array(z.string()).default([]),
   folds: z.coerce.number().int().min(2).max(20).default(5),
-  labelThreshold: z.coerce.number().min(0).max(1).default(0.2),
+  labelThreshold: z.union([z.literal('auto'), z.coerce.number().min(0).max(1)]).default(0.2),
   hamming: z.coerce.number().int().min(0).max(32).default(4),
   json: z.boolean().default(false),
 });
@@ -199,7 +199,7 @@ export function register(program: Command): void {
     .option('--drop <cols>', 'tables: columns not to use as features for the label check')
     .option('--derive <expr>', 'tables: derived feature NAME=COL*COL for the label check; repeatable', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--folds <k>', 'folds for the label check', '5')
-    .option('--label-threshold <p>', 'flag rows whose out-of-fold probability of their label is below this', '0.2')
+    .option('--label-threshold <p|auto>', 'flag items whose out-of-fold probability of their label is below p, or auto: confident learning\'s per-class thresholds', '0.2')
     .option('--hamming <bits>', 'images: near-duplicate distance of the 64-bit perceptual hash', '4')
     .option('--json', 'print a JSON report')
     .action(action(async (target: string, raw: Record<string, unknown>) => {

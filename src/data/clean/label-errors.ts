@@ -23,16 +23,34 @@ export interface LabelIssue {
   readonly suggestedProbability: number;
 }
 
-/** Rows whose out-of-fold probability of the given label is below `threshold`, most suspicious first. */
-export function findLabelIssues(probs: Float64Array, k: number, given: readonly number[], labels: readonly string[], items: readonly string[], threshold: number): LabelIssue[] {
+/**
+ * Items whose out-of-fold probability of the given label is below a threshold while another label is
+ * more likely, most suspicious first. `threshold` is a probability, or `auto` for confident learning's
+ * per-class thresholds (Northcutt et al.): t_c = mean probability of class c over the items labelled c;
+ * an item is flagged when p(given) < t_given and some other class j has p_j >= t_j (the likeliest of
+ * those is suggested).
+ */
+export function findLabelIssues(probs: Float64Array, k: number, given: readonly number[], labels: readonly string[], items: readonly string[], threshold: number | 'auto'): LabelIssue[] {
+  const t = new Float64Array(k).fill(typeof threshold === 'number' ? threshold : 0);
+  if (threshold === 'auto') {
+    const n = new Float64Array(k);
+    given.forEach((g, i) => {
+      t[g]! += probs[i * k + g]!;
+      n[g]!++;
+    });
+    for (let c = 0; c < k; c++) t[c] = n[c]! ? t[c]! / n[c]! : 1;
+  }
   const out: LabelIssue[] = [];
   given.forEach((g, i) => {
     const row = probs.subarray(i * k, (i + 1) * k);
-    let best = 0;
-    for (let c = 1; c < k; c++) if (row[c]! > row[best]!) best = c;
-    if (row[g]! < threshold && best !== g) {
-      out.push({ item: items[i]!, given: labels[g]!, givenProbability: row[g]!, suggested: labels[best]!, suggestedProbability: row[best]! });
+    if (row[g]! >= t[g]!) return;
+    let best = -1;
+    for (let c = 0; c < k; c++) {
+      if (c === g) continue;
+      const confident = threshold === 'auto' ? row[c]! >= t[c]! : row[c]! > row[g]!;
+      if (confident && (best < 0 || row[c]! > row[best]!)) best = c;
     }
+    if (best >= 0) out.push({ item: items[i]!, given: labels[g]!, givenProbability: row[g]!, suggested: labels[best]!, suggestedProbability: row[best]! });
   });
   return out.sort((a, b) => a.givenProbability - b.givenProbability);
 }
@@ -75,7 +93,7 @@ export interface TableLabelOptions {
   readonly drop?: readonly string[];
   readonly derived?: readonly DerivedSpec[];
   readonly folds: number;
-  readonly threshold: number;
+  readonly threshold: number | 'auto';
   readonly train: TrainOptions;
 }
 
@@ -105,7 +123,7 @@ export function tableLabelIssues(table: CsvTable, opts: TableLabelOptions): { la
 }
 
 /** Label issues of labelled images from their embeddings (softmax regression, k-fold). */
-export function embeddingLabelIssues(emb: Embeddings, y: readonly number[], labels: readonly string[], items: readonly string[], folds: number, threshold: number, train0: TrainOptions): LabelIssue[] {
+export function embeddingLabelIssues(emb: Embeddings, y: readonly number[], labels: readonly string[], items: readonly string[], folds: number, threshold: number | 'auto', train0: TrainOptions): LabelIssue[] {
   const k = labels.length;
   if (k < 2) throw new LsError('LS_ERR_DATASET', 'label checks need at least two classes');
   const mat = (idx: readonly number[], s: { mean: Float64Array; std: Float64Array }): Matrix => {
