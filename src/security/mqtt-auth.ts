@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { LsError } from '../core/errors.ts';
 import { formatZodIssues } from '../core/validate.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
-import { readSecretFile, writeSecretFile } from './secret-file.ts';
+import { readSecretFile, withFileLock, writeSecretFile } from './secret-file.ts';
 
 const prefix = z.string().min(1).max(256).refine((p) => p === '#' || !/[+#]/.test(p), 'a prefix has no wildcards ("#" alone allows everything)');
 const userSchema = z.strictObject({
@@ -117,23 +117,27 @@ export async function readUsersFile(file: string): Promise<MqttUser[]> {
 
 /** Add or replace a user in the users file (password hashed; file mode 0600). */
 export async function setFileUser(file: string, user: { username: string; password?: string; allow_cert?: boolean; publish: string[]; subscribe: string[] }): Promise<MqttUser> {
-  const users = (await readUsersFile(file)).filter((u) => u.username !== user.username);
-  const rec = userSchema.parse({
-    username: user.username,
-    ...(user.password ? { password_hash: await hashPassword(user.password) } : {}),
-    allow_cert: user.allow_cert ?? false,
-    publish: user.publish,
-    subscribe: user.subscribe,
+  return withFileLock(file, async () => {
+    const users = (await readUsersFile(file)).filter((u) => u.username !== user.username);
+    const rec = userSchema.parse({
+      username: user.username,
+      ...(user.password ? { password_hash: await hashPassword(user.password) } : {}),
+      allow_cert: user.allow_cert ?? false,
+      publish: user.publish,
+      subscribe: user.subscribe,
+    });
+    users.push(rec);
+    await writeSecretFile(file, `${JSON.stringify({ version: 1, users }, null, 2)}\n`);
+    return rec;
   });
-  users.push(rec);
-  await writeSecretFile(file, `${JSON.stringify({ version: 1, users }, null, 2)}\n`);
-  return rec;
 }
 
 /** Remove a user from the users file; true when it existed. */
 export async function removeFileUser(file: string, username: string): Promise<boolean> {
-  const users = await readUsersFile(file);
-  const rest = users.filter((u) => u.username !== username);
-  if (rest.length !== users.length) await writeSecretFile(file, `${JSON.stringify({ version: 1, users: rest }, null, 2)}\n`);
-  return rest.length !== users.length;
+  return withFileLock(file, async () => {
+    const users = await readUsersFile(file);
+    const rest = users.filter((u) => u.username !== username);
+    if (rest.length !== users.length) await writeSecretFile(file, `${JSON.stringify({ version: 1, users: rest }, null, 2)}\n`);
+    return rest.length !== users.length;
+  });
 }

@@ -11,7 +11,7 @@ import { LsError } from '../core/errors.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { formatZodIssues } from '../core/validate.ts';
 import { ROLES, type Principal, type Role } from './roles.ts';
-import { readSecretFile, writeSecretFile } from './secret-file.ts';
+import { readSecretFile, withFileLock, writeSecretFile } from './secret-file.ts';
 
 const TOKEN_RE = /^lst_([a-f0-9]{12})_([A-Za-z0-9_-]{43})$/;
 const LINE_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -117,7 +117,11 @@ export class TokenStore {
   /** Create a token; the returned `token` string is the only time the secret exists outside the caller. */
   async create(opts: CreateTokenOptions, by = 'cli'): Promise<{ token: string; info: TokenInfo }> {
     const o = createTokenSchema.parse(opts);
-    await this.reload();
+    return withFileLock(this.file, () => this.createLocked(o, by));
+  }
+
+  private async createLocked(o: CreateTokenOptions, by: string): Promise<{ token: string; info: TokenInfo }> {
+    await this.reload(true);
     let id: string;
     do id = randomBytes(6).toString('hex');
     while (this.records.some((r) => r.id === id));
@@ -146,7 +150,11 @@ export class TokenStore {
 
   /** Revoke a token by id; it fails every later check (also in a running server, which re-reads the file). */
   async revoke(id: string, by = 'cli'): Promise<TokenInfo> {
-    await this.reload();
+    return withFileLock(this.file, () => this.revokeLocked(id, by));
+  }
+
+  private async revokeLocked(id: string, by: string): Promise<TokenInfo> {
+    await this.reload(true);
     const rec = this.records.find((r) => r.id === id);
     if (!rec) throw new LsError('LS_ERR_NOT_FOUND', `no token with id ${JSON.stringify(id.slice(0, 40))}`, { subject: 'token' });
     if (!rec.revoked) {

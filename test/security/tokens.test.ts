@@ -25,6 +25,24 @@ describe('token file', () => {
     }
   });
 
+  it('two processes changing the file at once lose nothing (file lock)', async () => {
+    const tmp = tempDir();
+    try {
+      const file = path.join(tmp.dir, 'tokens.json');
+      const a = await TokenStore.open(file);
+      const b = await TokenStore.open(file);
+      const made = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? a : b).create({ role: 'viewer', name: `t${i}` })));
+      await Promise.all(made.slice(0, 5).map((m, i) => (i % 2 ? b : a).revoke(m.info.id)));
+      const fresh = await TokenStore.open(file);
+      const all = await fresh.list();
+      expect(all).toHaveLength(10);
+      expect(all.filter((t) => t.revoked)).toHaveLength(5);
+      for (const m of made.slice(0, 5)) expect(await fresh.check(m.token)).toEqual({ ok: false, reason: 'revoked' });
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
   it('an expired token is refused', async () => {
     const tmp = tempDir();
     try {
