@@ -24,6 +24,12 @@ export interface EventStreamOptions {
   readonly onState: (s: StreamState, attempt: number) => void;
   /** Backoff ceiling for reconnect attempts, ms. */
   readonly maxDelayMs?: number;
+  /**
+   * Reconnect when an open stream has been silent this long, ms (default 45 s). The line sends a
+   * stats event every second and a heartbeat every 15 s, so silence means a dead connection that
+   * neither side noticed (a pulled cable, a sleeping laptop, a proxy that dropped it).
+   */
+  readonly silenceMs?: number;
 }
 
 /** A connected stream; close() stops it for good. */
@@ -96,9 +102,16 @@ export function connectEvents(opts: EventStreamOptions): EventStream {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let source: EventSource | undefined;
   let abort: AbortController | undefined;
+  let live = false;
+  let lastActivity = Date.now();
+  const silenceMs = opts.silenceMs ?? 45_000;
+  const alive = (): void => {
+    lastActivity = Date.now();
+  };
 
   const retry = (): void => {
     if (closed) return;
+    live = false;
     attempt += 1;
     opts.onState('reconnecting', attempt);
     clearTimeout(timer);
@@ -109,6 +122,8 @@ export function connectEvents(opts: EventStreamOptions): EventStream {
     const reconnect = opened;
     opened = true;
     attempt = 0;
+    live = true;
+    alive();
     opts.onState('live', 0);
     opts.onOpen(reconnect);
   };
@@ -117,13 +132,19 @@ export function connectEvents(opts: EventStreamOptions): EventStream {
     const es = new EventSource(opts.url);
     source = es;
     es.onopen = markOpen;
-    for (const t of EVENT_TYPES) es.addEventListener(t, (m) => dispatch(opts, t, (m as MessageEvent<string>).data));
+    for (const t of EVENT_TYPES) {
+      es.addEventListener(t, (m) => {
+        alive();
+        dispatch(opts, t, (m as MessageEvent<string>).data);
+      });
+    }
     es.onerror = () => {
       if (es.readyState === EventSource.CLOSED) {
         es.close();
         retry();
       } else {
         // the browser is retrying by itself; show it
+        live = false;
         opts.onState('reconnecting', attempt + 1);
       }
     };
@@ -145,6 +166,7 @@ export function connectEvents(opts: EventStreamOptions): EventStream {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        alive();
         for (const m of parser.push(value)) dispatch(opts, m.event, m.data);
       }
     } catch {
@@ -160,10 +182,21 @@ export function connectEvents(opts: EventStreamOptions): EventStream {
     else startEventSource();
   }
 
+  const watchdog = setInterval(
+    () => {
+      if (!live || Date.now() - lastActivity < silenceMs) return;
+      source?.close();
+      abort?.abort();
+      retry();
+    },
+    Math.max(250, Math.min(5000, silenceMs / 3)),
+  );
+
   start();
   return {
     close() {
       closed = true;
+      clearInterval(watchdog);
       clearTimeout(timer);
       source?.close();
       abort?.abort();
