@@ -13,6 +13,7 @@ import { LsError } from '../core/errors.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { Disposable } from '../core/dispose.ts';
 import { canonicalJson } from './canonical-json.ts';
+import { withFileLock } from './secret-file.ts';
 
 /** Hash the first entry chains to. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -113,33 +114,46 @@ export class AuditLog implements Disposable {
     const run = async (): Promise<AuditEntry> => {
       if (this.closed) throw new LsError('LS_ERR_SHUTTING_DOWN', 'audit log is closed', { subject: this.file });
       const i = inputSchema.parse(input);
-      const body: Omit<AuditEntry, 'hash'> = {
-        seq: this.seq + 1,
-        ts: new Date(this.clock.now()).toISOString(),
-        actor: i.actor,
-        action: i.action,
-        target: i.target,
-        ...(i.details !== undefined ? { details: JSON.parse(JSON.stringify(i.details)) as unknown } : {}),
-        prev: this.last,
-      };
-      const entry: AuditEntry = { ...body, hash: entryHash(body) };
-      const fh = await fs.open(this.file, 'a', 0o600);
-      try {
-        await fh.write(`${canonicalJson(entry)}\n`);
-        await fh.datasync();
-      } finally {
-        await fh.close();
-      }
-      const tmp = `${headFile(this.file)}.tmp`;
-      await fs.writeFile(tmp, `${JSON.stringify({ seq: entry.seq, hash: entry.hash })}\n`, { mode: 0o600 });
-      await fs.rename(tmp, headFile(this.file));
-      this.seq = entry.seq;
-      this.last = entry.hash;
-      return entry;
+      return withFileLock(this.file, () => this.appendLocked(i));
     };
     const p = this.tail.then(run, run);
     this.tail = p.catch(() => undefined);
     return p;
+  }
+
+  /**
+   * Another process (the CLI while the server runs) may have appended since our last write, so the
+   * chain continues from the entry now last in the file, read under the lock.
+   */
+  private async appendLocked(i: z.infer<typeof inputSchema>): Promise<AuditEntry> {
+    const lastEntry = await readLastEntry(this.file);
+    if (lastEntry) {
+      this.seq = lastEntry.seq;
+      this.last = lastEntry.hash;
+    }
+    const body: Omit<AuditEntry, 'hash'> = {
+      seq: this.seq + 1,
+      ts: new Date(this.clock.now()).toISOString(),
+      actor: i.actor,
+      action: i.action,
+      target: i.target,
+      ...(i.details !== undefined ? { details: JSON.parse(JSON.stringify(i.details)) as unknown } : {}),
+      prev: this.last,
+    };
+    const entry: AuditEntry = { ...body, hash: entryHash(body) };
+    const fh = await fs.open(this.file, 'a', 0o600);
+    try {
+      await fh.write(`${canonicalJson(entry)}\n`);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    const tmp = `${headFile(this.file)}.tmp`;
+    await fs.writeFile(tmp, `${JSON.stringify({ seq: entry.seq, hash: entry.hash })}\n`, { mode: 0o600 });
+    await fs.rename(tmp, headFile(this.file));
+    this.seq = entry.seq;
+    this.last = entry.hash;
+    return entry;
   }
 
   /** Newest entries first, filtered. */
@@ -170,6 +184,39 @@ export class AuditLog implements Disposable {
     await this.tail;
     this.closed = true;
   }
+}
+
+/** The last entry of the log, reading only its tail (entries are small; a huge one falls back to a full read). */
+async function readLastEntry(file: string): Promise<AuditEntry | undefined> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, 'r');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new LsError('LS_ERR_FILE_READ', (e as Error).message, { subject: file });
+  }
+  try {
+    const { size } = await fh.stat();
+    if (size === 0) return undefined;
+    const n = Math.min(size, 256 * 1024);
+    const buf = Buffer.alloc(n);
+    await fh.read(buf, 0, n, size - n);
+    const lines = buf.toString('utf8').split('\n').filter(Boolean);
+    const lastLine = lines.at(-1);
+    const complete = n === size || lines.length > 1;
+    if (lastLine !== undefined && complete) {
+      const p = entrySchema.safeParse(JSON.parse(lastLine));
+      if (p.success) return p.data as AuditEntry;
+    }
+  } catch {
+    // unreadable tail: the full read below reports it
+  } finally {
+    await fh.close();
+  }
+  const entries = await readEntries(file);
+  const last = entries.at(-1);
+  if (last && !last.entry) throw new LsError('LS_ERR_AUDIT_TAMPERED', `entry at line ${last.line}: ${last.error ?? 'unreadable'}`, { subject: file });
+  return last?.entry;
 }
 
 function headFile(file: string): string {

@@ -86,6 +86,15 @@ describe('audit log: tampering is detected and named', () => {
     await expect(log.append({ actor: 'x', action: 'y', target: 'z' })).rejects.toMatchObject({ code: 'LS_ERR_SHUTTING_DOWN' });
   });
 
+  it('the server and the CLI appending to the same log at once keep one intact chain', async () => {
+    const server = await AuditLog.open(file);
+    const cli = await AuditLog.open(file);
+    await Promise.all(Array.from({ length: 30 }, (_, i) => (i % 3 ? server : cli).append({ actor: i % 3 ? 'server' : 'cli', action: 'x', target: String(i) })));
+    expect(await verifyAuditLog(file)).toMatchObject({ ok: true, entries: 35 });
+    await server.dispose();
+    await cli.dispose();
+  });
+
   it('a crash between entry and head write (head one behind) is not reported as tampering', async () => {
     const log = await AuditLog.open(file);
     const head = readFileSync(`${file}.head`, 'utf8');
