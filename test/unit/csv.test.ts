@@ -24,9 +24,16 @@ describe('CSV reader', () => {
     expect(detectDelimiter('a;b;c\n1;2;3')).toBe(';');
     expect(detectDelimiter('a\tb\n1\t2')).toBe('\t');
     expect(detectDelimiter('a,b\n1,2')).toBe(',');
-    expect(parseCsv('a;b\n1,5;2\n').rows).toEqual([['1,5', '2']]);
+    expect(parseCsv('a;b\n1,5;2\n').rows).toEqual([['1.5', '2']]);
     expect(parseCsv('a\tb\n1\t2').rows).toEqual([['1', '2']]);
   });
+  it('reads decimal commas in semicolon files, only in columns that are all such numbers', () => {
+    const t = parseCsv('temp;speed;note\n300,5;1500;a,b\n;1400;x\n-2,25;1450;1,5\n');
+    expect(t.rows).toEqual([['300.5', '1500', 'a,b'], ['', '1400', 'x'], ['-2.25', '1450', '1,5']]);
+    // comma-delimited files are never touched
+    expect(parseCsv('a,b\n"1,5",2\n').rows).toEqual([['1,5', '2']]);
+  });
+
   it('handles quoted fields with delimiters, quotes and newlines', () => {
     const t = parseCsv('name,note\n"a,b","say ""hi""\nthere"\n');
     expect(t.rows).toEqual([['a,b', 'say "hi"\nthere']]);

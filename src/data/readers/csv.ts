@@ -1,6 +1,7 @@
 /**
  * CSV reading and writing for tables of plant data: UTF-8 with or without a byte-order mark,
- * CRLF or LF line endings, comma / semicolon / tab detected from the header line, RFC 4180 quoting.
+ * CRLF or LF line endings, comma / semicolon / tab detected from the header line, RFC 4180 quoting,
+ * decimal commas in semicolon files.
  */
 import { promises as fs } from 'node:fs';
 import { LsError } from '../../core/errors.ts';
@@ -105,7 +106,33 @@ export function parseCsv(input: string, subject?: string): CsvTable {
       throw new LsError('LS_ERR_CSV', `line ${r.line} has ${r.fields.length} fields, the header has ${columns.length}`, { subject });
     }
   }
-  return { columns, rows: records.map((r) => r.fields), delimiter };
+  const rows = records.map((r) => r.fields);
+  if (delimiter === ';') decimalCommaToDot(columns.length, rows);
+  return { columns, rows, delimiter };
+}
+
+const DECIMAL_COMMA = /^\s*[+-]?\d+(,\d+)?\s*$/;
+
+/**
+ * Semicolon files from spreadsheets in most European locales write decimals with a comma ("1,5").
+ * A column whose every non-empty cell is such a number, with at least one comma, is converted to dots;
+ * anything else is left alone (and reported as non-numeric where a number is needed).
+ */
+function decimalCommaToDot(width: number, rows: string[][]): void {
+  for (let c = 0; c < width; c++) {
+    let comma = false;
+    let ok = true;
+    for (const r of rows) {
+      const v = r[c]!;
+      if (v.trim() === '') continue;
+      if (!DECIMAL_COMMA.test(v)) {
+        ok = false;
+        break;
+      }
+      if (v.includes(',')) comma = true;
+    }
+    if (ok && comma) for (const r of rows) r[c] = r[c]!.replace(',', '.');
+  }
 }
 
 /** Read and parse a CSV file; a missing file gives LS_ERR_FILE_NOT_FOUND, bad UTF-8 LS_ERR_CSV. */
