@@ -73,6 +73,8 @@ export interface StartLineOptions {
   readonly logger?: Logger;
   readonly clock?: Clock;
   readonly storeSynchronous?: 'FULL' | 'NORMAL';
+  /** SQLite commits on a writer thread (default) or inline. */
+  readonly storeWriter?: 'inline' | 'worker';
   readonly onSensorCommitted?: (items: ReadonlyArray<{ msg_id: string; latency_ms: number }>) => void;
 }
 
@@ -100,7 +102,8 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
   const resources: Array<Disposable | undefined> = [];
   try {
     const config = typeof o.line === 'string' ? await loadLineConfig(o.line) : o.line;
-    const store = await openStore(o.db, { ...(o.security?.codec ? { codec: o.security.codec } : {}), ...(o.storeSynchronous ? { synchronous: o.storeSynchronous } : {}) });
+    // SQLite commits on its own thread: an fsync must not stall MQTT, the models and HTTP
+    const store = await openStore(o.db, { writer: o.storeWriter ?? 'worker', ...(o.security?.codec ? { codec: o.security.codec } : {}), ...(o.storeSynchronous ? { synchronous: o.storeSynchronous } : {}) });
     resources.push(store);
     let broker: EmbeddedBroker | undefined;
     let mqttUrl = o.mqttUrl;

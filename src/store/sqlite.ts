@@ -5,6 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { LsError } from '../core/errors.ts';
 import { identityCodec, type FieldCodec } from './codec.ts';
@@ -21,6 +22,83 @@ export interface SqliteStoreOptions {
   readonly file: string;
   readonly codec?: FieldCodec;
   readonly synchronous?: 'FULL' | 'NORMAL';
+  /**
+   * `worker`: batches are committed by a dedicated thread with its own connection, so a commit waiting
+   * for fsync does not stall the event loop (MQTT, models, HTTP); reads stay on this thread (WAL lets
+   * readers and the writer work at once). `inline` (default): commits on the calling thread.
+   */
+  readonly writer?: 'inline' | 'worker';
+}
+
+/** The INSERT statements of a write batch; shared with the writer thread (sqlite-writer.mjs). */
+const INSERT_SQL = {
+  reading: `INSERT INTO readings (msg_id, line, machine, ts, type, key_id, vals, model, version, probability, decision, latency_ms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  part: `INSERT INTO parts (part_id, msg_id, line, station, ts, model, version, label, probability, outputs, decision, reason, latency_ms, content_type, key_id, image)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+  decision: 'INSERT INTO decisions (ts, line, source, part_id, decision, reason) VALUES (?, ?, ?, ?, ?, ?)',
+  alert: 'INSERT INTO alerts (id, ts, line, source, severity, message, probability, contributions) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  dead: 'INSERT INTO dead_letters (ts, topic, kind, reason, payload) VALUES (?, ?, ?, ?, ?)',
+  feedback: `INSERT INTO feedback (part_id, true_label, by, ts) VALUES (?, ?, ?, ?)
+    ON CONFLICT (part_id) DO UPDATE SET true_label = excluded.true_label, by = excluded.by, ts = excluded.ts`,
+} as const;
+
+type SqlValue = string | number | null | Uint8Array;
+/** A write batch as statement parameters (blobs already encoded by the codec). */
+type SqlBatch = Record<keyof typeof INSERT_SQL, SqlValue[][]>;
+
+function toSqlBatch(b: WriteBatch, codec: FieldCodec): SqlBatch {
+  return {
+    reading: (b.readings ?? []).map((r) => [r.msg_id, r.line, r.machine, r.ts, r.type ?? null, codec.keyId, codec.encode(encodeValues(r.values)),
+      r.model ?? null, r.version ?? null, r.probability ?? null, r.decision ?? null, r.latency_ms ?? null]),
+    part: (b.parts ?? []).map((p) => [p.part_id, p.msg_id, p.line, p.station, p.ts, p.model, p.version, p.label, p.probability, JSON.stringify(p.outputs),
+      p.decision, p.reason, p.latency_ms, p.image?.content_type ?? null, p.image ? codec.keyId : null, p.image ? codec.encode(p.image.bytes) : null]),
+    decision: (b.decisions ?? []).map((d) => [d.ts, d.line, d.source, d.part_id ?? null, d.decision, d.reason]),
+    alert: (b.alerts ?? []).map((a) => [a.id, a.ts, a.line, a.source, a.severity, a.message, a.probability ?? null, a.contributions ? JSON.stringify(a.contributions) : null]),
+    dead: (b.deadLetters ?? []).map((d) => [d.ts, d.topic, d.kind, d.reason, d.payload]),
+    feedback: (b.feedback ?? []).map((f) => [f.part_id, f.true_label, f.by, f.ts]),
+  };
+}
+
+/** The writer thread: one connection that only commits batches, answering each with its result. */
+class WriterThread {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve(r: WriteResult): void; reject(e: unknown): void }>();
+  private next = 0;
+  private failed: Error | undefined;
+
+  constructor(file: string, synchronous: 'FULL' | 'NORMAL') {
+    this.worker = new Worker(new URL('./sqlite-writer.mjs', import.meta.url), { workerData: { file, synchronous, sql: INSERT_SQL } });
+    this.worker.on('message', (m: { id: number; result?: WriteResult; error?: string }) => {
+      const w = this.waiting.get(m.id);
+      this.waiting.delete(m.id);
+      if (m.error !== undefined) w?.reject(new Error(m.error));
+      else w?.resolve(m.result!);
+    });
+    const fail = (e: Error): void => {
+      this.failed = e;
+      for (const w of this.waiting.values()) w.reject(e);
+      this.waiting.clear();
+    };
+    this.worker.on('error', fail);
+    this.worker.on('exit', (code) => fail(new Error(`the store writer thread exited (${code})`)));
+  }
+
+  write(batch: SqlBatch): Promise<WriteResult> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.worker.postMessage({ id, batch });
+    });
+  }
+
+  /** Finish the batches already sent, then stop the thread. */
+  async close(): Promise<void> {
+    const done = new Promise<void>((r) => this.worker.once('exit', () => r()));
+    this.worker.postMessage({ close: true });
+    await done;
+  }
 }
 
 function storeError(e: unknown, what: string): LsError {
@@ -32,7 +110,8 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly codec: FieldCodec;
   private readonly st: Record<string, Database.Statement>;
-  private readonly tx: (b: WriteBatch) => WriteResult;
+  private readonly tx: (b: SqlBatch) => WriteResult;
+  private readonly worker: WriterThread | undefined;
   private closed = false;
 
   constructor(opts: SqliteStoreOptions) {
@@ -48,36 +127,20 @@ export class SqliteStore implements Store {
       throw storeError(e, `cannot open ${opts.file}`);
     }
     const db = this.db;
-    this.st = {
-      reading: db.prepare(`INSERT INTO readings (msg_id, line, machine, ts, type, key_id, vals, model, version, probability, decision, latency_ms)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
-      part: db.prepare(`INSERT INTO parts (part_id, msg_id, line, station, ts, model, version, label, probability, outputs, decision, reason, latency_ms, content_type, key_id, image)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
-      decision: db.prepare('INSERT INTO decisions (ts, line, source, part_id, decision, reason) VALUES (?, ?, ?, ?, ?, ?)'),
-      alert: db.prepare(`INSERT INTO alerts (id, ts, line, source, severity, message, probability, contributions) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
-      dead: db.prepare('INSERT INTO dead_letters (ts, topic, kind, reason, payload) VALUES (?, ?, ?, ?, ?)'),
-      feedback: db.prepare(`INSERT INTO feedback (part_id, true_label, by, ts) VALUES (?, ?, ?, ?)
-        ON CONFLICT (part_id) DO UPDATE SET true_label = excluded.true_label, by = excluded.by, ts = excluded.ts`),
-    };
+    this.st = Object.fromEntries(Object.entries(INSERT_SQL).map(([k, q]) => [k, db.prepare(q)]));
     const s = this.st;
-    const codec = this.codec;
-    this.tx = db.transaction((b: WriteBatch): WriteResult => {
+    this.tx = db.transaction((b: SqlBatch): WriteResult => {
       let readings = 0;
       let parts = 0;
-      for (const r of b.readings ?? []) {
-        readings += s.reading!.run(r.msg_id, r.line, r.machine, r.ts, r.type ?? null, codec.keyId, codec.encode(encodeValues(r.values)),
-          r.model ?? null, r.version ?? null, r.probability ?? null, r.decision ?? null, r.latency_ms ?? null).changes;
-      }
-      for (const p of b.parts ?? []) {
-        parts += s.part!.run(p.part_id, p.msg_id, p.line, p.station, p.ts, p.model, p.version, p.label, p.probability, JSON.stringify(p.outputs),
-          p.decision, p.reason, p.latency_ms, p.image?.content_type ?? null, p.image ? codec.keyId : null, p.image ? codec.encode(p.image.bytes) : null).changes;
-      }
-      for (const d of b.decisions ?? []) s.decision!.run(d.ts, d.line, d.source, d.part_id ?? null, d.decision, d.reason);
-      for (const a of b.alerts ?? []) s.alert!.run(a.id, a.ts, a.line, a.source, a.severity, a.message, a.probability ?? null, a.contributions ? JSON.stringify(a.contributions) : null);
-      for (const d of b.deadLetters ?? []) s.dead!.run(d.ts, d.topic, d.kind, d.reason, d.payload);
-      for (const f of b.feedback ?? []) s.feedback!.run(f.part_id, f.true_label, f.by, f.ts);
+      for (const r of b.reading) readings += s.reading!.run(...r).changes;
+      for (const r of b.part) parts += s.part!.run(...r).changes;
+      for (const r of b.decision) s.decision!.run(...r);
+      for (const r of b.alert) s.alert!.run(...r);
+      for (const r of b.dead) s.dead!.run(...r);
+      for (const r of b.feedback) s.feedback!.run(...r);
       return { readings, parts };
     });
+    if (opts.writer === 'worker' && opts.file !== ':memory:') this.worker = new WriterThread(opts.file, opts.synchronous ?? 'FULL');
   }
 
   private migrate(): void {
@@ -100,7 +163,15 @@ export class SqliteStore implements Store {
   }
 
   writeBatch(b: WriteBatch): Promise<WriteResult> {
-    return this.run('write', () => this.tx(b));
+    if (this.closed) return Promise.reject(new LsError('LS_ERR_SHUTTING_DOWN', 'the store is closed'));
+    let rows: SqlBatch;
+    try {
+      rows = toSqlBatch(b, this.codec);
+    } catch (e) {
+      return Promise.reject(storeError(e, 'write'));
+    }
+    if (this.worker) return this.worker.write(rows).catch((e: unknown) => Promise.reject(storeError(e, 'write')));
+    return this.run('write', () => this.tx(rows));
   }
 
   async addFeedback(f: FeedbackRecord): Promise<PartView> {
@@ -238,6 +309,7 @@ export class SqliteStore implements Store {
   async dispose(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.worker?.close();
     this.db.close();
   }
 }

@@ -22,6 +22,17 @@ storeContract(
   },
 );
 
+storeContract(
+  'sqlite with a writer thread',
+  async (codec) => {
+    if (!codec || !current) current = path.join(dir, `w${n++}.db`);
+    return new SqliteStore({ file: current, writer: 'worker', ...(codec ? { codec } : {}) });
+  },
+  async (s) => {
+    await s.dispose();
+  },
+);
+
 it('sqlite: migrations run once and data survives reopening', async () => {
   const file = path.join(dir, 'reopen.db');
   const a = new SqliteStore({ file });
