@@ -16,7 +16,7 @@ import { ModelRepository, parseModelRef, type ResolvedModel } from '../repositor
 import type { InferenceBackend, InferenceSession } from '../runtime/backend.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { assertSupported } from '../onnx/check.ts';
-import { convertWeightsToFp16, type Fp16Summary } from '../onnx/fp16.ts';
+import { convertToFp16, convertWeightsToFp16, type Fp16Summary } from '../onnx/fp16.ts';
 import { decodeModel, encodeModel } from '../onnx/proto.ts';
 import { pruneStructured, pruneUnstructured, structuredPruneInputs, type PruneSummary } from '../onnx/prune.ts';
 import { channelMeans } from '../onnx/calibrate.ts';
@@ -49,6 +49,8 @@ export const optimizeOptionsSchema = z
     /** With --structured: replace removed channels by their mean activation on the calibration images. */
     biasCorrection: z.boolean().default(false),
     fp16: z.boolean().default(false),
+    /** With fp16: convert the whole graph (GPU providers), not only the stored weights. */
+    fp16Compute: z.boolean().default(false),
     eval: z.string().min(1).optional(),
     /** Labelled evaluation files given directly (benchmarks use the data set's test split). */
     evalFiles: z.array(z.strictObject({ path: z.string(), label: z.string().optional() })).optional(),
@@ -64,6 +66,7 @@ export const optimizeOptionsSchema = z
   .refine((o) => !o.structured || o.prune !== undefined, { message: '--structured needs --prune RATIO' })
   .refine((o) => !o.int8 || o.dynamic || o.calib || o.calibFiles, { message: 'static --int8 needs --calib DIR (calibration images); use --dynamic for weight-only quantization' })
   .refine((o) => !o.dynamic || o.int8, { message: '--dynamic goes with --int8' })
+  .refine((o) => !o.fp16Compute || o.fp16, { message: '--fp16-compute goes with --fp16' })
   .refine((o) => !o.biasCorrection || (o.structured && (o.calib || o.calibFiles)), { message: '--bias-correction needs --structured and --calib DIR' });
 export type OptimizeOptions = z.input<typeof optimizeOptionsSchema>;
 
@@ -173,9 +176,9 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
       steps.push(`int8-static-${o.calibMethod}`);
     }
     if (o.fp16) {
-      progress('converting weights to fp16');
-      fp16 = convertWeightsToFp16(model);
-      steps.push('fp16-weights');
+      progress(o.fp16Compute ? 'converting the graph to fp16' : 'converting weights to fp16');
+      fp16 = o.fp16Compute ? convertToFp16(model) : convertWeightsToFp16(model);
+      steps.push(o.fp16Compute ? 'fp16-graph' : 'fp16-weights');
     }
     if (quantize && Object.keys(quantize.quantized_nodes).length === 0) {
       throw new LsError('LS_ERR_MODEL_UNSUPPORTED', 'no Conv, Gemm or MatMul with constant weights to quantize; nothing was written', { subject: src.modelPath });
@@ -236,7 +239,7 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
         date: measuredAt,
         ...(quantize ? { quantize: { mode: quantize.mode, calibration: quantize.calibration ?? null, quantized_nodes: quantize.quantized_nodes } } : {}),
         ...(prune ? { prune: { mode: prune.mode, ratio: prune.ratio, ...(prune.compensated ? { compensated_with_channel_means: true } : {}) } } : {}),
-        ...(fp16 ? { fp16: { weights: 'float16', compute: 'float32' } } : {}),
+        ...(fp16 ? { fp16: { weights: 'float16', compute: fp16.compute } } : {}),
         file_ratio: next.file_bytes / base.file_bytes,
         ...(accuracy ? { accuracy: { samples: accuracy.samples, baseline: accuracy.baseline_accuracy, optimized: accuracy.optimized_accuracy, argmax_agreement: accuracy.argmax_agreement } } : {}),
       });

@@ -5,7 +5,8 @@ import { decodeModel, encodeModel, tensorToFloat32 } from '../../src/onnx/proto.
 import { keptChannels, pruneStructured, pruneUnstructured, structuredPruneInputs } from '../../src/onnx/prune.ts';
 import { channelMeans } from '../../src/onnx/calibrate.ts';
 import { getBackend } from '../../src/runtime/index.ts';
-import { convertWeightsToFp16, fromHalfBits, toHalfBits } from '../../src/onnx/fp16.ts';
+import { convertToFp16, convertWeightsToFp16, fromHalfBits, toHalfBits } from '../../src/onnx/fp16.ts';
+import { DataType } from '../../src/onnx/proto.ts';
 import { modelStats } from '../../src/optimize/stats.ts';
 import { convNet, imageBatch } from './onnx-fixture.ts';
 import { maxAbsDiff, run, spread } from './onnx-helpers.ts';
@@ -184,5 +185,23 @@ describe('fp16 weights', () => {
     const a = await run(fp32, x);
     const b = await run(half, x);
     expect(maxAbsDiff(a.logits!, b.logits!)).toBeLessThan(0.01 * spread(a.logits!));
+  });
+
+  it('whole-graph fp16: every initializer float16, float32 inputs/outputs kept, outputs close', async () => {
+    const fp32 = convNet({ batchNorm: true, size: S });
+    const m = decodeModel(fp32);
+    const summary = convertToFp16(m);
+    expect(summary.compute).toBe('float16');
+    const g = graphOf(m);
+    expect(g.initializer!.every((t) => t.dataType !== DataType.FLOAT)).toBe(true);
+    expect(g.input!.map((i) => i.type?.tensorType?.elemType)).toEqual([DataType.FLOAT]);
+    expect(g.output!.map((o) => o.type?.tensorType?.elemType)).toEqual([DataType.FLOAT, DataType.FLOAT]);
+    expect(g.node!.filter((n) => n.opType === 'Cast')).toHaveLength(3);
+    const half = encodeModel(m);
+    const a = await run(fp32, x);
+    const b = await run(half, x);
+    expect(b.logits).toBeInstanceOf(Float32Array);
+    expect(maxAbsDiff(a.logits!, b.logits!)).toBeLessThan(0.02 * spread(a.logits!));
+    expect(maxAbsDiff(a.embedding!, b.embedding!)).toBeLessThan(0.02 * spread(a.embedding!));
   });
 });

@@ -19,6 +19,7 @@ interface RawOptions {
   structured?: boolean;
   biasCorrection?: boolean;
   fp16?: boolean;
+  fp16Compute?: boolean;
   eval?: string;
   batches: string;
   iterations: string;
@@ -49,6 +50,7 @@ export function toOptimizeOptions(r: RawOptions): OptimizeOptions {
     structured: Boolean(r.structured),
     biasCorrection: Boolean(r.biasCorrection),
     fp16: Boolean(r.fp16),
+    fp16Compute: Boolean(r.fp16Compute),
     ...(r.eval ? { eval: r.eval } : {}),
     batches: r.batches.split(',').map((b) => num('--batches', b)),
     iterations: num('--iterations', r.iterations),
@@ -73,6 +75,7 @@ export function register(program: Command): void {
     .option('--structured', 'with --prune: remove whole conv channels (smallest L1 norm) instead of single weights')
     .option('--bias-correction', 'with --structured and --calib: fold the mean activation of removed channels into the next layer\'s bias')
     .option('--fp16', 'store weights as float16 (half the file; computes in float32)')
+    .option('--fp16-compute', 'with --fp16: the whole graph computes in float16 (for GPU providers; float32 inputs/outputs kept)')
     .option('--eval <dir>', 'labelled images DIR/<class>/<image>: accuracy of original vs new and argmax agreement')
     .option('--batches <list>', 'batch sizes to time', '1,16')
     .option('--iterations <n>', 'timed runs per batch size and model', '30')
