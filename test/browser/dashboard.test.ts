@@ -324,6 +324,28 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       const total0 = await num(page, '#totals', 'data-total');
       await page.waitForFunction((t0) => Number(document.querySelector('#totals')?.getAttribute('data-total')) > t0, total0, { timeout: 10_000 });
 
+      // the control chart follows the station selector
+      const chartFor = page.waitForResponse((r) => r.url().includes('/v1/spc/p-chart') && r.url().includes('station=cam-1'));
+      await page.locator('#pchart-station').selectOption('cam-1');
+      expect((await chartFor).status()).toBe(200);
+
+      // Enter on a focused frame opens that part for labelling and does not confirm anything: the
+      // next label key sends exactly one feedback, for that part
+      const posted: string[] = [];
+      page.on('request', (r) => {
+        if (r.method() === 'POST' && r.url().endsWith('/v1/feedback')) posted.push(String((JSON.parse(r.postData() ?? '{}') as { part_id?: string }).part_id));
+      });
+      const frame = page.locator('#strip figure.frame').nth(3);
+      const frameId = await frame.getAttribute('data-part');
+      await frame.focus();
+      await page.keyboard.press('Enter');
+      await expect.poll(async () => page.locator('#qa-detail').getAttribute('data-part')).toBe(frameId);
+      await page.waitForSelector('#qa-detail .btn-label');
+      const sent = page.waitForResponse((r) => r.url().endsWith('/v1/feedback'));
+      await page.locator('body').press('2');
+      expect((await sent).status()).toBe(200);
+      expect(posted).toEqual([frameId]);
+
       // two lines: choosing line-2 in the top bar leaves its station and its parts only
       await page.locator('#line-select').selectOption('line-2');
       await expect.poll(async () => page.locator('#stations .station').evaluateAll((els) => els.map((e) => e.getAttribute('data-station')))).toEqual(['cam-2']);

@@ -50,6 +50,7 @@ export class PChartPanel {
   private intervalS = 10;
   private pending: ReturnType<typeof setTimeout> | undefined;
   private inflight = false;
+  private again = false;
 
   constructor(
     private readonly plotEl: HTMLElement,
@@ -93,7 +94,11 @@ export class PChartPanel {
   }
 
   async refresh(): Promise<void> {
-    if (this.inflight) return;
+    if (this.inflight) {
+      // a station/interval change during a fetch must not be lost: fetch again afterwards
+      this.again = true;
+      return;
+    }
     this.inflight = true;
     try {
       const q = new URLSearchParams({ interval_s: String(this.intervalS), points: String(this.points) });
@@ -105,6 +110,10 @@ export class PChartPanel {
       replaceChildren(this.listEl, h('p', { class: 'error' }, `Control chart unavailable: ${(e as Error).message}`));
     } finally {
       this.inflight = false;
+      if (this.again) {
+        this.again = false;
+        void this.refresh();
+      }
     }
   }
 

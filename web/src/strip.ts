@@ -54,8 +54,10 @@ export class StripPanel {
       const select = (): void => this.onSelect?.(p.part_id);
       tile.addEventListener('click', select);
       tile.addEventListener('keydown', (ev) => {
-        if (ev.key === ' ') {
+        if (ev.key === ' ' || ev.key === 'Enter') {
+          // Enter on a focused frame opens it; it must not reach the page's "confirm label" key
           ev.preventDefault();
+          ev.stopPropagation();
           select();
         }
       });
