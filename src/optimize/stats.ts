@@ -50,8 +50,15 @@ export function modelStats(bytes: Uint8Array): ModelStats {
   const model = decodeModel(bytes);
   const g = graphOf(model);
   const overhead = new Set<string>();
+  const dynamicScales = new Set<string>();
   for (const n of g.node ?? []) {
     if (n.opType === 'QuantizeLinear' || n.opType === 'DequantizeLinear') for (const i of (n.input ?? []).slice(1)) overhead.add(i);
+    if (n.opType === 'MatMulInteger') for (const i of (n.input ?? []).slice(2)) overhead.add(i);
+    if (n.opType === 'DynamicQuantizeLinear') dynamicScales.add(n.output?.[1] ?? '');
+  }
+  // Dynamic quantization multiplies the activation scale by the per-column weight scales.
+  for (const n of g.node ?? []) {
+    if (n.opType === 'Mul' && dynamicScales.has(n.input?.[0] ?? '')) overhead.add(n.input?.[1] ?? '');
   }
   let params = 0;
   let zeroParams = 0;
