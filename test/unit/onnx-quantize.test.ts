@@ -97,6 +97,9 @@ describe('dynamic int8 quantization', () => {
     expect(summary.quantized_nodes).toEqual({ MatMul: 2, Gemm: 1 });
     const int8 = encodeModel(model);
     expect((await engineOps(int8))['com.microsoft.DynamicQuantizeMatMul']).toBe(3);
+    // Same learned parameters (scales and zero points are not counted), in 8 instead of 32 bits.
+    expect(modelStats(int8).params).toBe(modelStats(fp32).params);
+    expect(modelStats(int8).file_bytes).toBeLessThan(0.5 * modelStats(fp32).file_bytes);
     const x = { x: { datatype: 'FP32' as const, shape: [32, 16], data: Float32Array.from({ length: 512 }, (_, i) => Math.sin(i * 0.37)) } };
     const a = await run(fp32, x);
     const b = await run(int8, x);
