@@ -16,7 +16,7 @@ import { AuditLog } from './audit.ts';
 import { authPlugin } from './auth-plugin.ts';
 import { bootstrapAuth, type BootstrapResult } from './bootstrap.ts';
 import { loadDataKeys } from './crypto.ts';
-import type { FailureLimiterOptions } from './failure-limiter.ts';
+import { FailureLimiter, type FailureLimiterOptions } from './failure-limiter.ts';
 import { JwtVerifier, type JwtOptions } from './jwt.ts';
 import { MqttAuth } from './mqtt-auth.ts';
 import { securityRoutes } from './routes.ts';
@@ -83,7 +83,10 @@ export async function setupSecurity(o: SecurityOptions): Promise<Security> {
   const audit = await AuditLog.open(o.auditFile ?? path.join(dataDir, 'audit.log'), { ...(o.clock ? { clock: o.clock } : {}) });
   const ring = await loadDataKeys({ ...(o.dataKeyFile ? { keyFile: o.dataKeyFile } : {}), ...(o.env ? { env: o.env } : {}) });
   const tls = await tlsFromFlags(o);
-  const mqttAuth = await MqttAuth.fromFile(o.mqttUsersFile ?? path.join(dataDir, 'mqtt-users.json'));
+  const mqttAuth = await MqttAuth.fromFile(o.mqttUsersFile ?? path.join(dataDir, 'mqtt-users.json'), {
+    log: o.log,
+    limiter: new FailureLimiter({ ...o.limiter, ...(o.clock ? { clock: o.clock } : {}) }),
+  });
   const mqttInternal = { username: `linesight-internal-${randomBytes(4).toString('hex')}`, password: randomBytes(24).toString('base64url') };
   await mqttAuth.addUser(mqttInternal.username, mqttInternal.password, { publish: ['#'], subscribe: ['#'] });
   const trusted = await loadTrustedKeys(o.trustedKeys ?? []);

@@ -7,7 +7,9 @@
 import type { TLSSocket } from 'node:tls';
 import { z } from 'zod';
 import { LsError } from '../core/errors.ts';
+import type { Logger } from '../core/log.ts';
 import { formatZodIssues } from '../core/validate.ts';
+import { FailureLimiter } from './failure-limiter.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { readSecretFile, withFileLock, writeSecretFile } from './secret-file.ts';
 
@@ -45,17 +47,28 @@ export function filterUnderPrefix(filter: string, p: string): boolean {
 }
 
 /** The broker's auth hooks over a set of users. */
+/** Options of the MQTT auth hooks. */
+export interface MqttAuthOptions {
+  /** Failed logins per client address before further attempts are refused without checking (default 10 a minute). */
+  limiter?: FailureLimiter;
+  log?: Logger;
+}
+
 export class MqttAuth {
   private readonly users = new Map<string, MqttUser>();
   private readonly sessions = new WeakMap<object, MqttUser>();
+  private readonly limiter: FailureLimiter;
+  private readonly log: Logger | undefined;
 
-  constructor(users: readonly MqttUser[] = []) {
+  constructor(users: readonly MqttUser[] = [], opts: MqttAuthOptions = {}) {
     for (const u of users) this.users.set(u.username, u);
+    this.limiter = opts.limiter ?? new FailureLimiter({ maxFailures: 10, windowMs: 60_000 });
+    this.log = opts.log;
   }
 
-  /** Load users from a JSON file (`linesight mqtt-users` writes it); a missing file means no file users. */
-  static async fromFile(file: string): Promise<MqttAuth> {
-    return new MqttAuth(await readUsersFile(file));
+  /** Load users from a JSON file (`linesight tokens mqtt-user` writes it); a missing file means no file users. */
+  static async fromFile(file: string, opts: MqttAuthOptions = {}): Promise<MqttAuth> {
+    return new MqttAuth(await readUsersFile(file), opts);
   }
 
   /** Add a user held only in memory (the server's own line runtime and simulator). */
@@ -64,6 +77,15 @@ export class MqttAuth {
   }
 
   async authenticate(client: MqttClientLike, username: string | undefined, password: Uint8Array | string | undefined): Promise<boolean> {
+    // each password check costs ~0.1 s of CPU by design: an address that keeps failing for a user is
+    // refused before the check, so guessing cannot starve the line of CPU. Keyed by address and user,
+    // so failures against one user never lock out the server's own clients on the same address.
+    const addr = remoteAddress(client.conn);
+    const key = `${addr}\u0000${username ?? '(certificate)'}`;
+    if (this.limiter.blockedFor(key) > 0) {
+      this.log?.warn({ security: 'rate_limited', protocol: 'mqtt', ip: addr, username }, 'MQTT login refused: too many failures');
+      return false;
+    }
     let user: MqttUser | undefined;
     if (username !== undefined && password !== undefined) {
       const u = this.users.get(username);
@@ -74,7 +96,11 @@ export class MqttAuth {
       const u = cn === undefined ? undefined : this.users.get(cn);
       if (u?.allow_cert && (username === undefined || username === cn)) user = u;
     }
-    if (!user) return false;
+    if (!user) {
+      this.limiter.fail(key);
+      this.log?.warn({ security: 'auth_failed', protocol: 'mqtt', ip: addr, username, client: client.id }, 'MQTT login failed');
+      return false;
+    }
     this.sessions.set(client, user);
     return true;
   }
@@ -90,6 +116,12 @@ export class MqttAuth {
     const u = this.sessions.get(client);
     return Boolean(u && !filter.startsWith('$') && u.subscribe.some((p) => filterUnderPrefix(filter, p)));
   }
+}
+
+/** The client's address (one key for the failure limiter); unknown transports share one bucket. */
+function remoteAddress(conn: unknown): string {
+  const a = (conn as { remoteAddress?: unknown } | undefined)?.remoteAddress;
+  return typeof a === 'string' ? a : 'unknown';
 }
 
 /** The username a verified client certificate carries (its subject CN), if the connection is mutual TLS. */

@@ -3,7 +3,8 @@ import path from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { startBroker, type EmbeddedBroker } from '../../src/connectors/mqtt/broker.ts';
 import { filterUnderPrefix, MqttAuth, readUsersFile, setFileUser, underPrefix } from '../../src/security/mqtt-auth.ts';
-import { tempDir } from './helpers.ts';
+import { FailureLimiter } from '../../src/security/failure-limiter.ts';
+import { fakeClock, tempDir } from './helpers.ts';
 
 describe('MQTT ACL prefixes', () => {
   it('match whole topic levels only', () => {
@@ -14,6 +15,23 @@ describe('MQTT ACL prefixes', () => {
     expect(filterUnderPrefix('linesight/#', 'linesight/lineA')).toBe(false);
     expect(filterUnderPrefix('#', 'linesight/lineA')).toBe(false);
     expect(filterUnderPrefix('+/lineA/x', 'linesight/lineA')).toBe(false);
+  });
+});
+
+describe('MQTT login failures', () => {
+  it('an address that keeps failing for a user is refused without checking; other addresses and users are not; the block ends with the window', async () => {
+    const clock = fakeClock();
+    const auth = new MqttAuth([], { limiter: new FailureLimiter({ maxFailures: 3, windowMs: 60_000, clock }) });
+    await auth.addUser('cam', 'right', { publish: ['a'], subscribe: [] });
+    const from = (ip: string, id = ip) => ({ id, conn: { remoteAddress: ip } });
+    for (let i = 0; i < 3; i++) expect(await auth.authenticate(from('10.0.0.9', `x${i}`), 'cam', 'wrong')).toBe(false);
+    expect(await auth.authenticate(from('10.0.0.9'), 'cam', 'right')).toBe(false);
+    expect(await auth.authenticate(from('10.0.0.8'), 'cam', 'right')).toBe(true);
+    // another user on the blocked address (the server's own clients) is not locked out
+    await auth.addUser('internal', 'secret', { publish: ['#'], subscribe: ['#'] });
+    expect(await auth.authenticate(from('10.0.0.9', 'own'), 'internal', 'secret')).toBe(true);
+    clock.advance(60_000);
+    expect(await auth.authenticate(from('10.0.0.9', 'again'), 'cam', 'right')).toBe(true);
   });
 });
 
