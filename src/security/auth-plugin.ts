@@ -2,7 +2,7 @@
  * The Fastify plugin enforcing contract 2: every route declares `config.role`; a caller must
  * present a token (API token or identity-provider JWT) with at least that role, and a
  * line-scoped token may only touch its lines. 401 = no/invalid/revoked credentials,
- * 403 = authenticated but not allowed, 429 = too many failed attempts from this address.
+ * 403 = authenticated but not allowed, 429 = a bad credential from an address over the failure limit.
  * Routes without a declared role are treated as admin-only (deny by default).
  */
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -108,13 +108,6 @@ const authPluginImpl: FastifyPluginAsync<AuthPluginOptions> = async (app: Fastif
       }
     }
     const ip = req.ip;
-    const wait = limiter.blockedFor(ip);
-    if (wait > 0) {
-      events.inc({ event: 'rate_limited', reason: 'auth_failures' });
-      log.warn({ security: 'rate_limited', ip, url: req.routeOptions.url }, 'refused: too many failed authentications');
-      reply.header('retry-after', String(Math.ceil(wait / 1000)));
-      return deny(reply, 'LS_ERR_RATE_LIMITED', `retry in ${Math.ceil(wait / 1000)} s`);
-    }
     const cred = credentialOf(req, allowQuery);
     if (cred === undefined) {
       events.inc({ event: 'auth_failed', reason: 'no_token' });
@@ -123,9 +116,19 @@ const authPluginImpl: FastifyPluginAsync<AuthPluginOptions> = async (app: Fastif
     }
     const r = await authenticate(cred);
     if (!r.ok) {
-      limiter.fail(ip);
+      // An address over the failure limit gets 429 for every bad credential (and no hint why it was bad)
+      // until the window ends. Valid tokens from that address keep working: a neighbour behind the same
+      // NAT spraying bad tokens must not lock the QA stations out of the line.
+      const wait = limiter.blockedFor(ip);
+      if (wait > 0) {
+        events.inc({ event: 'rate_limited', reason: 'auth_failures' });
+        reply.header('retry-after', String(Math.ceil(wait / 1000)));
+        return deny(reply, 'LS_ERR_RATE_LIMITED', `retry in ${Math.ceil(wait / 1000)} s`);
+      }
+      const nowBlocked = limiter.fail(ip);
       events.inc({ event: 'auth_failed', reason: r.reason });
       log.warn({ security: 'auth_failed', reason: r.reason, ip, url: req.routeOptions.url }, 'authentication failed');
+      if (nowBlocked) log.warn({ security: 'rate_limited', ip, failures: limiter.maxFailures, window_ms: limiter.windowMs }, 'too many failed authentications: further bad credentials from this address get 429');
       return deny(reply, 'LS_ERR_UNAUTHENTICATED', r.reason === 'revoked' ? 'token revoked' : r.reason === 'expired' ? 'token expired' : 'invalid token');
     }
     req.principal = r.principal;

@@ -1,6 +1,6 @@
 /**
- * Rate limit on authentication failures per client address: after `maxFailures` bad credentials
- * within `windowMs`, the address is refused (429) until the window has passed. Only failures
+ * Counts authentication failures per key (client address, or address + user for MQTT): after
+ * `maxFailures` within `windowMs` the key is blocked until the window has passed. Only failures
  * count, so a busy dashboard with a valid token is never slowed down.
  */
 import { systemClock, type Clock } from '../core/clock.ts';
@@ -44,18 +44,19 @@ export class FailureLimiter {
     return Math.max(1, e.since + this.windowMs - this.clock.now());
   }
 
-  /** Record one failure. */
-  fail(key: string): void {
+  /** Record one failure; true when this failure reached the limit (the key is blocked from now on). */
+  fail(key: string): boolean {
     const e = this.current(key);
     if (e) {
       e.count += 1;
-      return;
+      return e.count === this.maxFailures;
     }
     if (this.entries.size >= this.maxTracked) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
     }
     this.entries.set(key, { count: 1, since: this.clock.now() });
+    return this.maxFailures === 1;
   }
 
   /** Number of addresses currently tracked (for tests of the memory bound). */
