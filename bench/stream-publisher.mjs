@@ -19,7 +19,7 @@ async function publisher(job) {
     let acked = 0;
     await new Promise((resolve) => {
       const pump = () => {
-        while (sent < job.count && sent - acked < 2000) {
+        while (sent < job.count && sent - acked < job.window) {
           const [t, p] = reading(sent++);
           c.publish(t, p, { qos: 1 }, () => {
             acked++;

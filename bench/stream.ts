@@ -8,6 +8,7 @@
  * with synchronous=FULL, the bundled machine-failure model through the batched ModelManager), or against
  * an external broker with --broker mqtt://host:port.
  * Options: --readings N (100000) --rate R (5000) --seconds S (10) --machines M (10) --sync full|normal --broker URL
+ *          --window W (QoS 1 publishes in flight while flooding, default 10000)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -25,6 +26,8 @@ interface PubJob {
   prefix: string;
   protocolVersion: 4 | 5;
   samples: Array<{ type: string; values: string }>;
+  /** QoS 1 publishes in flight in flood mode (many devices together keep many in flight). */
+  window: number;
 }
 
 const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -38,6 +41,7 @@ const nowUs = (): number => Math.round((performance.timeOrigin + performance.now
       machines: { type: 'string', default: '10' },
       sync: { type: 'string', default: 'full' },
       broker: { type: 'string' },
+      window: { type: 'string', default: '10000' },
     },
   });
   const { startLine } = await import('../src/line/app.ts');
@@ -73,9 +77,9 @@ const nowUs = (): number => Math.round((performance.timeOrigin + performance.now
     const r = sims[i % machines]!.step();
     return { type: r.type, values: JSON.stringify(r.values) };
   });
-  const run = (job: Omit<PubJob, 'url' | 'line' | 'machines' | 'protocolVersion' | 'samples'>): Promise<void> =>
+  const run = (job: Omit<PubJob, 'url' | 'line' | 'machines' | 'protocolVersion' | 'samples' | 'window'>): Promise<void> =>
     new Promise((resolve, reject) => {
-      const w = new Worker(new URL('./stream-publisher.mjs', import.meta.url), { workerData: { ...job, url: line.mqttUrl, line: lineId, machines, protocolVersion, samples } satisfies PubJob });
+      const w = new Worker(new URL('./stream-publisher.mjs', import.meta.url), { workerData: { ...job, url: line.mqttUrl, line: lineId, machines, protocolVersion, samples, window: Number(a.window) } satisfies PubJob });
       w.once('message', () => resolve());
       w.once('error', reject);
     });
