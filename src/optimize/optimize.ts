@@ -24,7 +24,9 @@ import { foldBatchNorm } from '../onnx/fold-bn.ts';
 import { graphOf } from '../onnx/graph.ts';
 import { quantizeStatic, type QuantizeSummary } from '../onnx/quantize.ts';
 import { quantizeDynamic } from '../onnx/quantize-dynamic.ts';
-import { compareAccuracy, type AccuracyComparison } from './accuracy.ts';
+import { classifier, compareAccuracy, labelIndices, type AccuracyComparison } from './accuracy.ts';
+import { readCsv, toRecords } from '../data/readers/csv.ts';
+import { tabularFeeds, type RawRow } from '../pipeline/pre/tabular.ts';
 import { compareLatency, type LatencyRow } from './benchmark.ts';
 import type { OptimizeReport } from './report.ts';
 import { batchesOf, imageSpecOf, listImageFiles, loadSamples, stackSamples, syntheticFeeds, syntheticRows, type ImageFile, type Sample } from './samples.ts';
@@ -51,7 +53,10 @@ export const optimizeOptionsSchema = z
     fp16: z.boolean().default(false),
     /** With fp16: convert the whole graph (GPU providers), not only the stored weights. */
     fp16Compute: z.boolean().default(false),
+    /** Labelled evaluation data: DIR/<class>/<image> for image models, a CSV file for tabular models. */
     eval: z.string().min(1).optional(),
+    /** For a tabular --eval CSV: the column with the true label (default: the model's metadata.target). */
+    target: z.string().min(1).optional(),
     /** Labelled evaluation files given directly (benchmarks use the data set's test split). */
     evalFiles: z.array(z.strictObject({ path: z.string(), label: z.string().optional() })).optional(),
     batches: z.array(z.number().int().positive().max(1024)).default([1, 16]),
@@ -129,7 +134,8 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
 
     // Calibration images serve static int8 and, for structured pruning, the mean activation of removed channels.
     const useCalib = Boolean(o.int8 && !o.dynamic) || o.biasCorrection;
-    const needImages = useCalib || Boolean(o.eval || o.evalFiles);
+    const tabular = manifest.preprocess.kind === 'tabular';
+    const needImages = useCalib || (!tabular && Boolean(o.eval || o.evalFiles));
     const spec = needImages ? imageSpecOf(manifest) : undefined;
     const inputName = manifest.inputs[0]!.name;
     let calib: Sample[] = [];
@@ -139,7 +145,11 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
       calib = await loadSamples(files, spec!);
     }
     let evalSamples: Sample[] = [];
-    if (o.eval || o.evalFiles) {
+    let evalRows: RawRow[] = [];
+    if (tabular && o.eval) {
+      evalRows = toRecords(await readCsv(o.eval));
+      progress(`read ${evalRows.length} evaluation rows`);
+    } else if (o.eval || o.evalFiles) {
       const files: ImageFile[] = o.evalFiles ?? (await listImageFiles(o.eval!));
       progress(`reading ${files.length} evaluation images`);
       evalSamples = await loadSamples(files, spec!);
@@ -216,15 +226,24 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
         const feedsFor = (batch: number): Record<string, Tensor> =>
           spec && pool.length
             ? stackSamples(Array.from({ length: batch }, (_, i) => pool[i % pool.length]!), spec, inputName)
-            : manifest.preprocess.kind === 'tabular' ? syntheticRows(manifest, batch) : syntheticFeeds(baseline.inputs, batch);
+            : evalRows.length ? tabularFeeds(manifest, Array.from({ length: batch }, (_, i) => evalRows[i % evalRows.length]!))
+            : tabular ? syntheticRows(manifest, batch) : syntheticFeeds(baseline.inputs, batch);
         progress(`measuring latency side by side (batches ${o.batches.join(', ')}, ${o.iterations} runs each)`);
         latency = await compareLatency(baseline, optimized, feedsFor, { batches: o.batches, iterations: o.iterations, warmup: o.warmup });
       }
       let accuracy: AccuracyComparison | undefined;
+      const output = manifest.postprocess?.output ?? manifest.outputs[0]!.name;
+      const labels = manifest.labels ?? [];
       if (evalSamples.length) {
-        const output = manifest.postprocess?.output ?? manifest.outputs[0]!.name;
         progress(`comparing accuracy on ${evalSamples.length} images`);
-        accuracy = await compareAccuracy(baseline, optimized, evalSamples, (b) => stackSamples(b, spec!, inputName), output, manifest.labels ?? []);
+        const inputs = labelIndices(evalSamples, (s) => s.label, labels);
+        accuracy = await compareAccuracy(baseline, optimized, inputs, (b) => stackSamples(b, spec!, inputName), output, classifier(manifest));
+      } else if (evalRows.length) {
+        const target = o.target ?? (typeof manifest.metadata.target === 'string' ? manifest.metadata.target : undefined);
+        if (!target) throw new LsError('LS_ERR_VALIDATION', 'name the label column of the --eval CSV with --target COLUMN', { subject: o.eval });
+        progress(`comparing accuracy on ${evalRows.length} rows (label column "${target}")`);
+        const inputs = labelIndices(evalRows, (r) => (r[target] === undefined || r[target] === null ? undefined : String(r[target]).trim()), labels);
+        accuracy = await compareAccuracy(baseline, optimized, inputs, (b) => tabularFeeds(manifest, b), output, classifier(manifest), 256);
       }
 
       const base = modelStats(srcBytes);

@@ -65,8 +65,8 @@ export function formatReport(r: OptimizeReport): string {
   if (r.accuracy) {
     const a = r.accuracy;
     L.push('');
-    L.push(`accuracy on ${a.samples} images (${a.output}): original ${pct(a.baseline_accuracy)}, optimized ${pct(a.optimized_accuracy)}, drop ${a.drop_points.toFixed(2)} points`);
-    L.push(`argmax agreement ${pct(a.argmax_agreement)}; |difference| max ${a.max_abs_diff.toFixed(4)}, mean ${a.mean_abs_diff.toFixed(4)}`);
+    L.push(`accuracy on ${a.samples} samples (${a.output}): original ${pct(a.baseline_accuracy)}, optimized ${pct(a.optimized_accuracy)}, drop ${a.drop_points.toFixed(2)} points`);
+    L.push(`agreement on the predicted class ${pct(a.argmax_agreement)}; |score difference| max ${a.max_abs_diff.toFixed(4)}, mean ${a.mean_abs_diff.toFixed(4)}`);
   }
   if (r.prune) {
     L.push('');

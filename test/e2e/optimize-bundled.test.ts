@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,5 +36,25 @@ describe('int8 of the bundled steel-surface model', () => {
     expect(r.accuracy?.samples).toBe(30);
     expect(r.accuracy?.argmax_agreement).toBeGreaterThanOrEqual(29 / 30);
     expect(r.accuracy?.drop_points).toBeLessThanOrEqual(100 / 30);
+  });
+});
+
+describe('dynamic int8 of the bundled machine-failure model', () => {
+  const repo = mkdtempSync(path.join(os.tmpdir(), 'ls-optimize-tabular-'));
+  afterAll(() => rmSync(repo, { recursive: true, force: true }));
+
+  it('runs on integer MatMul kernels and agrees with fp32 on real AI4I rows from a CSV', async () => {
+    cpSync(path.join(root, 'models', 'machine-failure'), path.join(repo, 'machine-failure'), { recursive: true });
+    // The first 1,000 rows of the real data set (BOM and CRLF included, as the file has them).
+    const csv = readFileSync('/work/shared/datasets/ai4i2020/ai4i2020.csv', 'utf8').split('\n').slice(0, 1001).join('\n');
+    const csvPath = path.join(repo, 'ai4i-head.csv');
+    writeFileSync(csvPath, csv);
+    const r = await optimizeModel({ repo, model: 'machine-failure:1', int8: true, dynamic: true, eval: csvPath, batches: [1, 64], iterations: 3, threads: 1 }, await getBackend());
+    expect(r.engine_kernels.optimized['com.microsoft.DynamicQuantizeMatMul']).toBe(r.quantize?.quantized_nodes.Gemm ?? 0);
+    expect(r.size.file_ratio).toBeLessThan(0.7);
+    expect(r.accuracy?.samples).toBe(1000);
+    expect(r.accuracy?.argmax_agreement).toBeGreaterThanOrEqual(0.98);
+    expect(Math.abs(r.accuracy!.drop_points)).toBeLessThanOrEqual(1);
+    expect(r.latency.map((l) => l.batch)).toEqual([1, 64]);
   });
 });

@@ -29,7 +29,7 @@ describe('optimization report', () => {
     expect(text).toMatch(/\s1\s+4\.00\s+1\.00\s+0\.250x\s+250\.0\s+1000\.0/);
     expect(text).toContain('engine kernels (optimized): QLinearConv 2');
     expect(text).toContain('original 100.00%, optimized 90.00%, drop 10.00 points');
-    expect(text).toContain('argmax agreement 90.00%');
+    expect(text).toContain('agreement on the predicted class 90.00%');
     expect(text).toContain('warning: something to know');
   });
 });

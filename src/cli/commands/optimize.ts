@@ -21,6 +21,7 @@ interface RawOptions {
   fp16?: boolean;
   fp16Compute?: boolean;
   eval?: string;
+  target?: string;
   batches: string;
   iterations: string;
   bench: boolean;
@@ -52,6 +53,7 @@ export function toOptimizeOptions(r: RawOptions): OptimizeOptions {
     fp16: Boolean(r.fp16),
     fp16Compute: Boolean(r.fp16Compute),
     ...(r.eval ? { eval: r.eval } : {}),
+    ...(r.target ? { target: r.target } : {}),
     batches: r.batches.split(',').map((b) => num('--batches', b)),
     iterations: num('--iterations', r.iterations),
     bench: r.bench,
@@ -76,7 +78,8 @@ export function register(program: Command): void {
     .option('--bias-correction', 'with --structured and --calib: fold the mean activation of removed channels into the next layer\'s bias')
     .option('--fp16', 'store weights as float16 (half the file; computes in float32)')
     .option('--fp16-compute', 'with --fp16: the whole graph computes in float16 (for GPU providers; float32 inputs/outputs kept)')
-    .option('--eval <dir>', 'labelled images DIR/<class>/<image>: accuracy of original vs new and argmax agreement')
+    .option('--eval <path>', 'labelled data (images DIR/<class>/<image>, or a CSV for tabular models): accuracy of original vs new and agreement')
+    .option('--target <column>', 'with a CSV --eval: the label column (default: the model\'s metadata.target)')
     .option('--batches <list>', 'batch sizes to time', '1,16')
     .option('--iterations <n>', 'timed runs per batch size and model', '30')
     .option('--no-bench', 'skip the latency measurement')
