@@ -6,7 +6,7 @@
  *  4. the spec's Python pipeline (cv2 + ToTensor + PyTorch, same weights) when /usr/bin/python3 has torch.
  * Environment: BENCH_SECONDS (per phase, default 10), BENCH_REPO (default ./models).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,6 @@ import { Pool } from 'undici';
 import { ModelRepository } from '../src/repository/repository.ts';
 import { getBackend } from '../src/runtime/index.ts';
 import { LoadedModel } from '../src/pipeline/model.ts';
-import { startServer } from '../src/serving/server.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const REPO = process.env.BENCH_REPO ?? './models';
@@ -62,25 +61,28 @@ async function makeJpegs(dir: string, n: number): Promise<string[]> {
 
 /** Phase 1: the engine alone, at each batch size; returns the best. */
 async function bareOrt(modelPath: string): Promise<{ row: Row; perBatch: string }> {
-  const session = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: 'all' });
-  const results: Array<{ b: number; ips: number }> = [];
-  const per = Math.max(1.5, SECONDS / 4);
-  for (const b of [1, 4, 8, 16, 32]) {
-    const x = new ort.Tensor('float32', new Float32Array(b * 224 * 224).fill(0.5), [b, 1, 224, 224]);
-    for (let i = 0; i < 3; i++) await session.run({ image: x }, ['logits']);
-    let n = 0;
-    const t0 = performance.now();
-    while (performance.now() - t0 < per * 1000) {
-      await session.run({ image: x }, ['logits']);
-      n += b;
+  const results: Array<{ b: number; threads: string; ips: number }> = [];
+  const per = Math.max(1, SECONDS / 5);
+  // The engine's limit: every batch size, with onnxruntime's default threads (all cores) and with one.
+  for (const intra of [0, 1]) {
+    const session = await ort.InferenceSession.create(modelPath, { graphOptimizationLevel: 'all', ...(intra ? { intraOpNumThreads: intra } : {}) });
+    for (const b of [1, 4, 8, 16, 32]) {
+      const x = new ort.Tensor('float32', new Float32Array(b * 224 * 224).fill(0.5), [b, 1, 224, 224]);
+      for (let i = 0; i < 2; i++) await session.run({ image: x }, ['logits']);
+      let n = 0;
+      const t0 = performance.now();
+      while (performance.now() - t0 < per * 1000) {
+        await session.run({ image: x }, ['logits']);
+        n += b;
+      }
+      results.push({ b, threads: intra ? String(intra) : 'default', ips: n / ((performance.now() - t0) / 1000) });
     }
-    results.push({ b, ips: n / ((performance.now() - t0) / 1000) });
+    await session.release();
   }
-  await session.release();
   const best = results.reduce((a, r) => (r.ips > a.ips ? r : a));
   return {
-    row: { name: '1. onnxruntime-node session.run (in-process)', imgPerS: best.ips, note: `best batch ${best.b}` },
-    perBatch: results.map((r) => `b${r.b}: ${r.ips.toFixed(0)}`).join(', '),
+    row: { name: '1. onnxruntime-node session.run (in-process)', imgPerS: best.ips, note: `best: batch ${best.b}, intra-op threads ${best.threads}` },
+    perBatch: results.map((r) => `b${r.b}/t${r.threads === 'default' ? 'd' : r.threads}: ${r.ips.toFixed(0)}`).join(', '),
   };
 }
 
@@ -115,6 +117,30 @@ function histMeanMs(text: string, name: string): number {
   return sum && count ? (Number(sum[1]) / Number(count[1])) * 1000 : NaN;
 }
 
+/** `linesight serve` in a child process on a free port; resolves once it prints its URL. */
+async function startServerProcess(): Promise<{ url: string; stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, ['bin/linesight.mjs', 'serve', '--repo', REPO, '--port', '0', '--poll', '0', '--log-level', 'warn'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /at (http:\/\/[\d.]+:\d+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (c) => reject(new Error(`server exited with code ${c}: ${out}`)));
+  });
+  return {
+    url,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        child.once('exit', () => resolve());
+        child.kill('SIGINT');
+      }),
+  };
+}
+
 async function main(): Promise<void> {
   const started = new Date();
   const repo = await ModelRepository.open(REPO);
@@ -137,8 +163,10 @@ async function main(): Promise<void> {
   rows.push(one.row);
 
   process.stderr.write('bench: 2/4 /v2 infer, binary tensors, concurrency 16\n');
-  const server = await startServer({ repoDir: REPO, port: 0, pollIntervalMs: 0 });
+  // The server runs in its own process, as in production; this process only generates load.
+  const server = await startServerProcess();
   const pool = new Pool(server.url, { connections: 16, pipelining: 1 });
+  const metricsText = async () => (await (await pool.request({ method: 'GET', path: '/metrics' })).body.text());
   try {
     const x = new Float32Array(224 * 224).fill(0.5);
     const header = Buffer.from(JSON.stringify({
@@ -152,10 +180,8 @@ async function main(): Promise<void> {
       if (r.statusCode !== 200) throw new Error(String(r.statusCode));
     };
     for (let i = 0; i < 32; i++) await infer();
-    const before = await server.metrics.text();
     const two = await load(16, infer);
-    const after = await server.metrics.text();
-    void before;
+    const after = await metricsText();
     const totalMs = histMeanMs(after, 'linesight_total_duration_seconds');
     const inferMs = histMeanMs(after, 'linesight_inference_duration_seconds');
     const queueMs = histMeanMs(after, 'linesight_queue_duration_seconds');
@@ -179,7 +205,7 @@ async function main(): Promise<void> {
     rows.push({ name: '3. LineSight /v1/inspect, 640x480 JPEG, concurrency 8', imgPerS: three.ips, p50: percentile(three.lat, 0.5), p99: percentile(three.lat, 0.99), note: `errors ${three.errors}` });
   } finally {
     await pool.close();
-    await server.dispose();
+    await server.stop();
   }
 
   process.stderr.write('bench: 4/4 spec Python pipeline (cv2 + ToTensor + PyTorch)\n');

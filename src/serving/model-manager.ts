@@ -4,6 +4,7 @@
  * (the new version loads before the old one unloads; requests on the old one finish first).
  */
 import { promises as fs } from 'node:fs';
+import os from 'node:os';
 import { LsError, toLsError } from '../core/errors.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
@@ -11,7 +12,7 @@ import { silentLogger } from '../core/log.ts';
 import type { Prediction } from '../pipeline/post/predict.ts';
 import type { RawRow } from '../pipeline/pre/tabular.ts';
 import type { Manifest } from '../repository/manifest.ts';
-import { assertModelName, type ModelRepository } from '../repository/repository.ts';
+import { assertModelName, deepFreeze, type ModelRepository, type ResolvedModel } from '../repository/repository.ts';
 import type { InferenceBackend } from '../runtime/backend.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { Semaphore } from '../scheduling/semaphore.ts';
@@ -299,7 +300,7 @@ export class ModelManager implements InferenceService {
       target = selectVersions(manifest.version_policy, available);
       for (const v of target) {
         if (e.versions.get(v)?.state === 'READY') continue;
-        const resolved = await this.repo.resolve({ name, version: v });
+        const resolved = withServingThreads(await this.repo.resolve({ name, version: v }));
         const signature = await fileSignature(resolved.modelPath);
         const failed = e.failed.get(v);
         if (failed && failed.signature === signature) continue; // same broken file: do not retry every poll
@@ -347,6 +348,18 @@ export class ModelManager implements InferenceService {
       void this.poll().finally(() => this.schedulePoll());
     }, ms);
   }
+}
+
+/**
+ * `intra_op_threads: 0` (auto) means all cores to onnxruntime, whose spinning threads then starve the
+ * event loop that parses requests and decodes images. In the server, auto means cores - 1 (at least 1),
+ * split over the session instances. Measured on 2 cores: /v2 infer 26 -> 104 img/s.
+ */
+export function withServingThreads(r: ResolvedModel, cores = os.availableParallelism()): ResolvedModel {
+  const ex = r.manifest.execution;
+  if (ex.intra_op_threads !== 0) return r;
+  const intra = Math.max(1, Math.floor((cores - 1) / ex.instances));
+  return { ...r, manifest: deepFreeze({ ...r.manifest, execution: { ...ex, intra_op_threads: intra } }) };
 }
 
 async function fileSignature(p: string): Promise<string> {

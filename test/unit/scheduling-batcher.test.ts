@@ -209,3 +209,18 @@ describe('version policy and semaphore', () => {
     expect(s.inUse).toBe(0);
   });
 });
+
+describe('serving thread policy', async () => {
+  const { withServingThreads } = await import('../../src/serving/model-manager.ts');
+  const { manifestSchema } = await import('../../src/repository/manifest.ts');
+  const resolved = (execution: Record<string, unknown>) => ({
+    name: 'm', version: 1, modelPath: '', versionDir: '', configPath: '',
+    manifest: manifestSchema.parse({ name: 'm', task: 'regression', inputs: [{ name: 'x', datatype: 'FP32', shape: [1] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [1] }], execution }),
+  });
+  it('auto intra-op threads leave one core to the event loop, split over instances', () => {
+    expect(withServingThreads(resolved({}), 2).manifest.execution.intra_op_threads).toBe(1);
+    expect(withServingThreads(resolved({}), 8).manifest.execution.intra_op_threads).toBe(7);
+    expect(withServingThreads(resolved({ instances: 2 }), 8).manifest.execution.intra_op_threads).toBe(3);
+    expect(withServingThreads(resolved({ intra_op_threads: 4 }), 2).manifest.execution.intra_op_threads).toBe(4);
+  });
+});
