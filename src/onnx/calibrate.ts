@@ -12,6 +12,7 @@ import { RangeHistogram, updateRange, type Range } from './quant-math.ts';
 /** How activation ranges are taken from the calibration data. */
 export type CalibrationMethod = 'minmax' | 'percentile';
 
+/** How to calibrate, and the session settings of the calibration runs. */
 export interface CalibrationOptions {
   readonly method: CalibrationMethod;
   /** For `percentile`: the share of values kept, e.g. 99.99. */

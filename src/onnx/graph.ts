@@ -21,6 +21,7 @@ export function inputsOf(n: NodeProto): string[] {
   return n.input;
 }
 
+/** Node outputs. */
 export function outputsOf(n: NodeProto): string[] {
   n.output ??= [];
   return n.output;

@@ -24,6 +24,7 @@ const PASS_THROUGH = new Set(['MaxPool', 'Flatten', 'Reshape']);
 /** Nodes with quantized kernels of their own (QLinearGlobalAveragePool, QLinearAveragePool, QLinearAdd). */
 const REQUANTIZING = new Set(['GlobalAveragePool', 'AveragePool', 'Add']);
 
+/** Calibration data and method for static quantization. */
 export interface StaticQuantOptions {
   /** Calibration batches, as feeds of the model. */
   readonly calibration: ReadonlyArray<Readonly<Record<string, Tensor>>>;

@@ -17,6 +17,7 @@ export interface LatencyRow {
   readonly iterations: number;
 }
 
+/** Batch sizes, run counts and clock of a side-by-side measurement. */
 export interface BenchmarkOptions {
   readonly batches: readonly number[];
   readonly iterations: number;

@@ -73,6 +73,7 @@ export const optimizeOptionsSchema = z
   .refine((o) => !o.dynamic || o.int8, { message: '--dynamic goes with --int8' })
   .refine((o) => !o.fp16Compute || o.fp16, { message: '--fp16-compute goes with --fp16' })
   .refine((o) => !o.biasCorrection || (o.structured && (o.calib || o.calibFiles)), { message: '--bias-correction needs --structured and --calib DIR' });
+/** Options as a caller writes them (defaults filled in by the schema). */
 export type OptimizeOptions = z.input<typeof optimizeOptionsSchema>;
 
 /** At most `n` items evenly spaced over the list (so every class of a sorted list is represented). */

@@ -94,6 +94,7 @@ export function formatDoctor(r: DoctorReport): string {
 
 const optsSchema = z.strictObject({ repo: z.string().min(1), json: z.boolean().optional() });
 
+/** Add `doctor` to the CLI. */
 export function register(program: Command): void {
   program
     .command('doctor')

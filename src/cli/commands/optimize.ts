@@ -61,6 +61,7 @@ export function toOptimizeOptions(r: RawOptions): OptimizeOptions {
   };
 }
 
+/** Add `optimize` to the CLI. */
 export function register(program: Command): void {
   program
     .command('optimize')
