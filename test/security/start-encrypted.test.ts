@@ -1,7 +1,7 @@
 /**
  * `linesight start --data-key-file` as a user runs it: part images and readings land in SQLite
- * encrypted (LSE1 header, no JPEG bytes), the API serves them decrypted to a token holder, and
- * without the key the stored data cannot be read.
+ * encrypted (LSE1 header, no image or reading bytes in clear), the API serves them decrypted to a
+ * token holder, and after `linesight keys rotate` and a restart the same image is served.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -28,21 +28,24 @@ async function until(pred: () => boolean | Promise<boolean>, what: string, ms = 
 }
 
 describe('linesight start with a data key', () => {
-  it('stores images and readings encrypted and serves them decrypted', async () => {
+  it('stores images and readings encrypted, serves them decrypted, and still after a key rotation', async () => {
     const repo = writeFixtureRepo(tmp.dir);
     const data = path.join(tmp.dir, 'data');
     const keyFile = path.join(tmp.dir, 'data.key');
     await writeKeyFile(keyFile, generateDataKey());
-    const child = spawn(process.execPath, ['bin/linesight.mjs', 'start', '--port', '0', '--mqtt-port', '0', '--data', data, '--repo', repo, '--data-key-file', keyFile,
-      '--rate', '10', '--sensor-rate', '20', '--no-status', '--images', 'samples/neu'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-    const exit = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-    await until(() => out.includes('LineSight is running'), `start (stderr: ${err.slice(-400)})`);
-    const url = /dashboard: (http:\/\/[^\s/]+)\//.exec(out)![1]!;
+    const start = async () => {
+      const child = spawn(process.execPath, ['bin/linesight.mjs', 'start', '--port', '0', '--mqtt-port', '0', '--data', data, '--repo', repo, '--data-key-file', keyFile,
+        '--rate', '10', '--sensor-rate', '20', '--no-status', '--images', 'samples/neu'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      children.push(child);
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+      child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+      const exit = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+      await until(() => out.includes('LineSight is running'), `start (stderr: ${err.slice(-400)})`);
+      return { child, exit, url: /dashboard: (http:\/\/[^\s/]+)\//.exec(out)![1]! };
+    };
+    const { child, exit, url } = await start();
     const token = readFileSync(path.join(data, 'admin-token'), 'utf8').trim();
     const auth = { authorization: `Bearer ${token}` };
     let partId: string | undefined;
@@ -73,5 +76,21 @@ describe('linesight start with a data key', () => {
     } finally {
       db.close();
     }
-  }, 150_000);
+
+    // rotate the key while the line is stopped; after a restart the same image is served
+    const rot = await new Promise<{ code: number | null; out: string }>((resolve) => {
+      const c = spawn(process.execPath, ['bin/linesight.mjs', 'keys', 'rotate', '--data', data, '--key-file', keyFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let o = '';
+      c.stdout!.on('data', (b: Buffer) => (o += b.toString()));
+      c.once('exit', (code) => resolve({ code, out: o }));
+    });
+    expect(rot.code).toBe(0);
+    expect(rot.out).toMatch(/retired [a-f0-9]{16}; rows re-encrypted: .*[1-9]\d* from [a-f0-9]{16}/);
+    const again = await start();
+    const img2 = await fetch(`${again.url}/v1/parts/${encodeURIComponent(partId!)}/image`, { headers: auth });
+    expect(img2.status).toBe(200);
+    expect(Buffer.from(await img2.arrayBuffer()).equals(served)).toBe(true);
+    again.child.kill('SIGINT');
+    expect(await again.exit).toBe(0);
+  }, 200_000);
 });
