@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { connectAsync } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFixtureRepo } from '../e2e/line-fixtures.ts';
 import { generateDataKey, writeKeyFile } from '../../src/security/crypto.ts';
@@ -43,9 +44,11 @@ describe('linesight start with a data key', () => {
       child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
       const exit = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
       await until(() => out.includes('LineSight is running'), `start (stderr: ${err.slice(-400)})`);
-      return { child, exit, url: /dashboard: (http:\/\/[^\s/]+)\//.exec(out)![1]! };
+      return { child, exit, url: /dashboard: (http:\/\/[^\s/]+)\//.exec(out)![1]!, mqtt: /MQTT:\s+(mqtt:\/\/\S+)/.exec(out)![1]! };
     };
-    const { child, exit, url } = await start();
+    const { child, exit, url, mqtt } = await start();
+    // the embedded broker wants credentials: an anonymous device cannot publish readings or images
+    await expect(connectAsync(mqtt, { reconnectPeriod: 0, connectTimeout: 5000 })).rejects.toThrow(/Bad username or password|Not authorized/i);
     const token = readFileSync(path.join(data, 'admin-token'), 'utf8').trim();
     const auth = { authorization: `Bearer ${token}` };
     let partId: string | undefined;
