@@ -59,6 +59,7 @@ export async function quantizeStatic(model: ModelProto, opts: StaticQuantOptions
   const calibrationModel = decodeModel(encodeModel(model));
   const fusedRelu = fuseRelu(g, new Set(weighted));
   const acts = activationTensors(g, new Set(weighted));
+  for (const t of fusedRelu) acts.add(t);
   const ranges = await calibrateRanges(calibrationModel, [...acts], opts.calibration, opts.backend, {
     method: opts.method, percentile: opts.percentile, intraOpThreads: opts.intraOpThreads,
   });
@@ -80,7 +81,7 @@ export async function quantizeStatic(model: ModelProto, opts: StaticQuantOptions
   return {
     mode: 'static',
     folded_batchnorm: folded,
-    fused_relu: fusedRelu,
+    fused_relu: fusedRelu.size,
     quantized_nodes: counts,
     quantized_activations: params.size,
     calibration: { method: opts.method, ...(opts.method === 'percentile' ? { percentile: opts.percentile ?? 99.99 } : {}), batches: opts.calibration.length },
@@ -118,22 +119,30 @@ function weightSpec(g: GraphProto, n: NodeProto, skipped: Array<{ node: string; 
   return true;
 }
 
-/** A ReLU right after a weighted node (its only reader) is removed: the Conv writes the ReLU's tensor. */
-function fuseRelu(g: GraphProto, weighted: Set<NodeProto>): number {
+/**
+ * A ReLU right after a weighted node or Add (its only reader) is removed: the node writes the ReLU's
+ * tensor, which must then be quantized (the QuantizeLinear does the clamping). Returns those tensors.
+ * A ReLU whose output is a model output is kept: model outputs are read before quantization.
+ */
+function fuseRelu(g: GraphProto, weighted: Set<NodeProto>): Set<string> {
   const consumers = consumerMap(g);
   const outs = graphOutputNames(g);
   const drop = new Set<NodeProto>();
+  const fused = new Set<string>();
   for (const n of g.node ?? []) {
     if (!weighted.has(n) && n.opType !== 'Add') continue;
     const y = outputsOf(n)[0];
     const users = y ? (consumers.get(y) ?? []) : [];
     const relu = users[0];
     if (!y || outs.has(y) || users.length !== 1 || relu?.opType !== 'Relu') continue;
-    outputsOf(n)[0] = outputsOf(relu)[0]!;
+    const r = outputsOf(relu)[0];
+    if (!r || outs.has(r)) continue;
+    outputsOf(n)[0] = r;
     drop.add(relu);
+    fused.add(r);
   }
   g.node = (g.node ?? []).filter((n) => !drop.has(n));
-  return drop.size;
+  return fused;
 }
 
 /** The activation tensors that get a Q/DQ pair: inputs of quantized nodes and outputs that feed them. */

@@ -4,7 +4,8 @@ import { quantizeStatic } from '../../src/onnx/quantize.ts';
 import { quantizeDynamic } from '../../src/onnx/quantize-dynamic.ts';
 import { getBackend } from '../../src/runtime/index.ts';
 import { modelStats } from '../../src/optimize/stats.ts';
-import { convNet, imageBatch, mlp } from './onnx-fixture.ts';
+import { convNet, imageBatch, mlp, rng } from './onnx-fixture.ts';
+import { DataType, makeNode, makeTensor, makeValueInfo } from '../../src/onnx/proto.ts';
 import { argmaxRows, engineOps, maxAbsDiff, run, spread } from './onnx-helpers.ts';
 
 const S = 64;
@@ -86,6 +87,44 @@ describe('static int8 on an MLP', () => {
     const a = await run(fp32, rows(0.5));
     const b = await run(int8, rows(0.5));
     expect(maxAbsDiff(a.y!, b.y!)).toBeLessThan(0.05 * spread(a.y!));
+  });
+});
+
+describe('ReLU absorption keeps the ReLU where nothing quantized follows', () => {
+  it('a ReLU read by a float op or exposed as a model output still clamps', async () => {
+    // x → MatMul → ReLU → Sigmoid → y, and x → MatMul → ReLU (model output h) → MatMul → z.
+    const r = rng(5);
+    const w = (n: number) => Float32Array.from({ length: n }, () => r() * 2 - 1);
+    const fp32 = encodeModel({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 17 }],
+      graph: {
+        name: 'relu',
+        node: [
+          makeNode('MatMul', ['x', 'w1'], ['m1']),
+          makeNode('Relu', ['m1'], ['r1']),
+          makeNode('Sigmoid', ['r1'], ['y']),
+          makeNode('MatMul', ['x', 'w2'], ['m2']),
+          makeNode('Relu', ['m2'], ['h']),
+          makeNode('MatMul', ['h', 'w3'], ['z']),
+        ],
+        initializer: [makeTensor('w1', [8, 8], w(64)), makeTensor('w2', [8, 8], w(64)), makeTensor('w3', [8, 4], w(32))],
+        input: [makeValueInfo('x', DataType.FLOAT, ['batch', 8])],
+        output: [makeValueInfo('y', DataType.FLOAT, ['batch', 8]), makeValueInfo('h', DataType.FLOAT, ['batch', 8]), makeValueInfo('z', DataType.FLOAT, ['batch', 4])],
+      },
+    });
+    const rows = (seed: number) => ({ x: { datatype: 'FP32' as const, shape: [16, 8], data: Float32Array.from({ length: 128 }, (_, i) => Math.sin(i * 0.7 + seed) * 2) } });
+    const model = decodeModel(fp32);
+    const summary = await quantizeStatic(model, { calibration: [rows(1)], method: 'minmax', backend: await getBackend(), intraOpThreads: 1 });
+    expect(summary.fused_relu).toBe(1);
+    const a = await run(fp32, rows(2));
+    const b = await run(encodeModel(model), rows(2));
+    // Without the clamp, sigmoid of negative pre-activations would fall below 0.5 and h would go negative.
+    expect(Math.min(...b.y!)).toBeGreaterThanOrEqual(0.5 - 1e-6);
+    expect(Math.min(...b.h!)).toBeGreaterThanOrEqual(0);
+    expect(maxAbsDiff(a.y!, b.y!)).toBeLessThan(0.05);
+    expect(maxAbsDiff(a.h!, b.h!)).toBeLessThan(0.05 * spread(a.h!));
+    expect(maxAbsDiff(a.z!, b.z!)).toBeLessThan(0.05 * spread(a.z!));
   });
 });
 
