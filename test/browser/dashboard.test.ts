@@ -305,6 +305,12 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       await page.waitForSelector('#alerts li[data-alert="al-1"][data-acked="true"]');
       await expect(page.locator('#alerts li[data-alert="al-1"]').textContent()).resolves.toContain('acknowledged by Dana (QA)');
       expect(await page.locator('[data-testid="open-alerts"]').textContent()).toBe('0');
+      // open alerts only (reloaded): it is gone; with history: it is back, acknowledged
+      await page.locator('#alerts-history').check();
+      await page.locator('#alerts-history').uncheck();
+      await page.waitForSelector('#alerts .ok');
+      await page.locator('#alerts-history').check();
+      await page.waitForSelector('#alerts li[data-alert="al-1"][data-acked="true"]');
 
       // Enter confirms the model's label; accuracy counts one more label
       await page.waitForSelector('#qa-detail[data-part] .btn-label');

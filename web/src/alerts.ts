@@ -3,7 +3,7 @@
  * authenticated principal, or the name typed in the header when authentication is off) and when;
  * the acknowledged alert stays on screen, greyed with who/when, until the next snapshot.
  */
-import { ApiError, postJson } from './api.ts';
+import { ApiError, getJson, listOf, postJson } from './api.ts';
 import { clock, h, num, pct, replaceChildren, sensorName } from './dom.ts';
 import type { Alert, AlertEvent } from './types.ts';
 
@@ -19,6 +19,30 @@ export class AlertsPanel {
     private readonly onCount: (open: number) => void,
     private readonly onError: (message: string) => void,
   ) {}
+
+  private history = false;
+  private filter: (a: Alert) => boolean = () => true;
+
+  /** Which alerts belong on the page (the line selector). */
+  setFilter(f: (a: Alert) => boolean): void {
+    this.filter = f;
+  }
+
+  /** Load open alerts, or the latest 50 of every state when history is on. */
+  async refresh(): Promise<void> {
+    try {
+      const body = await getJson<unknown>(this.history ? '/v1/alerts?state=all&limit=50' : '/v1/alerts?state=open');
+      this.setSnapshot(listOf<Alert>(body, 'alerts').filter(this.filter));
+    } catch (e) {
+      this.onError(`Alerts unavailable: ${(e as Error).message}`);
+    }
+  }
+
+  /** Show acknowledged alerts too (from the store), not only those acknowledged on this page. */
+  setHistory(on: boolean): void {
+    this.history = on;
+    void this.refresh();
+  }
 
   setSnapshot(alerts: readonly Alert[]): void {
     this.alerts.clear();

@@ -109,10 +109,16 @@ export class LabellingPanel {
     this.render();
   }
 
-  /** Keyboard: Enter confirms, 1-9 correct, ↑/↓ move. Ignored while typing in a form field. */
+  /** Keyboard: Enter confirms, 1-9 correct, ↑/↓ move. Ignored while typing in a text field. */
   onKey(ev: KeyboardEvent): void {
     const t = ev.target as HTMLElement | null;
-    if (t && (t.tagName === 'INPUT' || t.tagName === 'SELECT' || t.tagName === 'TEXTAREA' || t.tagName === 'BUTTON')) return;
+    const tag = t?.tagName;
+    // typing in a field is not labelling; a checkbox or a clicked button keeps focus but types nothing
+    const typing = tag === 'TEXTAREA' || tag === 'SELECT' || (tag === 'INPUT' && !['checkbox', 'radio', 'button', 'submit'].includes((t as HTMLInputElement).type));
+    if (typing) return;
+    // Enter/space on a focused button, and space on a checkbox, are that control's own action
+    if (tag === 'BUTTON' && (ev.key === 'Enter' || ev.key === ' ')) return;
+    if (tag === 'INPUT' && ev.key === ' ') return;
     if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
     const item = this.current();
     if (!item) return;
@@ -256,6 +262,7 @@ export class LabellingPanel {
           return h('div', { class: 'prob-row' }, h('span', { class: 'prob-label' }, label), h('span', { class: 'prob-bar' }, fill), h('span', { class: 'prob-value' }, pct(p)));
         }),
       );
+      if (part.reason) probs.append(h('div', { class: 'muted small qa-reason' }, `${part.decision}: ${part.reason}`));
       if (part.feedback) replaceChildren(previous, `already labelled “${part.feedback.true_label}”${part.feedback.by ? ` by ${part.feedback.by}` : ''}; a new label replaces it`);
     } catch (e) {
       replaceChildren(buttons, h('span', { class: 'error' }, `labels unavailable: ${(e as Error).message}`));

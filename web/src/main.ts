@@ -89,6 +89,8 @@ const strip = new StripPanel(byId('strip'), 12, (id) => {
 const pchart = new PChartPanel(byId('pchart'), byId('pchart-rules'), byId<HTMLSelectElement>('pchart-station'), byId<HTMLSelectElement>('pchart-interval'));
 const machines = new MachinesPanel(byId('machines-chart'), byId('machines-table'));
 const alerts = new AlertsPanel(byId('alerts'), who, (n) => overview.setOpenAlerts(n), (m) => notify(m));
+const alertsHistory = byId<HTMLInputElement>('alerts-history');
+alertsHistory.addEventListener('change', () => alerts.setHistory(alertsHistory.checked));
 const accuracy = new AccuracyPanel(byId('accuracy'));
 const models = new ModelsPanel(byId('models'));
 
@@ -139,7 +141,9 @@ async function loadSnapshot(): Promise<void> {
         explain('recent parts', e);
         return undefined;
       }),
-    getJson<unknown>('/v1/alerts?state=open').then((b) => listOf<Alert>(b, 'alerts')).catch((e: unknown) => (explain('alerts', e), undefined)),
+    getJson<unknown>(alertsHistory.checked ? '/v1/alerts?state=all&limit=50' : '/v1/alerts?state=open')
+      .then((b) => listOf<Alert>(b, 'alerts'))
+      .catch((e: unknown) => (explain('alerts', e), undefined)),
   ]);
   if (seq !== snapshotSeq) return;
   if (parts === 'retry') {
@@ -158,6 +162,7 @@ async function loadSnapshot(): Promise<void> {
     strip.setSnapshot(parts);
     labelling.setSnapshot(parts);
   }
+  alerts.setFilter((a) => onActiveLine(a.line));
   if (openAlerts) alerts.setSnapshot(openAlerts.filter((a) => onActiveLine(a.line)));
   void pchart.refresh();
   void accuracy.refresh();

@@ -7,7 +7,7 @@ import { releasePartImage, showPartImage } from './api.ts';
 import { clock, decisionBadge, h, pct } from './dom.ts';
 import type { InspectionEvent, Part } from './types.ts';
 
-type Frame = Pick<Part, 'part_id' | 'ts' | 'station' | 'label' | 'probability' | 'decision' | 'has_image'>;
+type Frame = Pick<Part, 'part_id' | 'ts' | 'station' | 'label' | 'probability' | 'decision' | 'has_image' | 'reason'>;
 
 /** The recent-frames strip. */
 export class StripPanel {
@@ -45,7 +45,7 @@ export class StripPanel {
     const reject = p.decision === 'REJECT';
     const tile = h(
       'figure',
-      { class: `frame frame-${p.decision.toLowerCase()}`, 'data-part': p.part_id, 'data-decision': p.decision, tabindex: 0, title: `${p.station} · ${clock(p.ts)} · ${p.part_id}` },
+      { class: `frame frame-${p.decision.toLowerCase()}`, 'data-part': p.part_id, 'data-decision': p.decision, tabindex: 0, title: `${p.station} · ${clock(p.ts)} · ${p.part_id}${p.reason ? `\n${p.decision}: ${p.reason}` : ''}` },
       reject ? h('div', { class: 'frame-banner' }, '✕ REJECT') : null,
       img,
       h('figcaption', {}, h('span', { class: 'frame-label' }, p.label), h('span', { class: 'frame-prob' }, pct(p.probability, 0)), decisionBadge(p.decision)),
