@@ -182,6 +182,11 @@ export class PostgresStore implements Store {
     return rows.map(alertFromRow);
   }
 
+  async getAlert(id: string): Promise<AlertRecord | undefined> {
+    const [r] = await this.q('read alert', 'SELECT * FROM alerts WHERE id = $1', [id]);
+    return r ? alertFromRow(r) : undefined;
+  }
+
   async ackAlert(id: string, by: string, ts: number): Promise<AlertRecord> {
     await this.q('acknowledge alert', 'UPDATE alerts SET acknowledged_by = $1, acknowledged_at = $2 WHERE id = $3 AND acknowledged_at IS NULL', [by, ts, id]);
     const [row] = await this.q('read alert', 'SELECT * FROM alerts WHERE id = $1', [id]);

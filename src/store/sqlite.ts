@@ -222,6 +222,13 @@ export class SqliteStore implements Store {
     );
   }
 
+  getAlert(id: string): Promise<AlertRecord | undefined> {
+    return this.run('read alert', () => {
+      const r = this.db.prepare('SELECT * FROM alerts WHERE id = ?').get(id) as DbRow | undefined;
+      return r ? alertFromRow(r) : undefined;
+    });
+  }
+
   ackAlert(id: string, by: string, ts: number): Promise<AlertRecord> {
     return this.run('acknowledge alert', () => {
       this.db.prepare('UPDATE alerts SET acknowledged_by = ?, acknowledged_at = ? WHERE id = ? AND acknowledged_at IS NULL').run(by, ts, id);

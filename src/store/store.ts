@@ -144,6 +144,7 @@ export interface Store extends Disposable {
   /** ts and defect flag (decision != PASS) of the parts of a station since `sinceMs`. */
   partOutcomes(opts: { since: number; station?: string | undefined; line?: string | undefined }): Promise<Array<{ ts: number; defect: boolean }>>;
   listAlerts(opts: { state: 'open' | 'all'; limit?: number | undefined }): Promise<AlertRecord[]>;
+  getAlert(id: string): Promise<AlertRecord | undefined>;
   /** Record who acknowledged an alert and when; LS_ERR_NOT_FOUND for an unknown id. */
   ackAlert(id: string, by: string, ts: number): Promise<AlertRecord>;
   accuracy(): Promise<AccuracyRow[]>;

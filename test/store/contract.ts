@@ -99,6 +99,8 @@ export function storeContract(name: string, make: (codec?: FieldCodec) => Promis
       expect((await store.listAlerts({ state: 'open' })).map((x) => x.id)).toEqual(['a2']);
       expect(await store.listAlerts({ state: 'all' })).toHaveLength(2);
       await expect(store.ackAlert('nope', 'x', 1)).rejects.toMatchObject({ code: 'LS_ERR_NOT_FOUND' });
+      expect((await store.getAlert('a2'))?.message).toBe('x');
+      expect(await store.getAlert('nope')).toBeUndefined();
     });
 
     it('keeps dead letters with their reason', async () => {

@@ -18,7 +18,7 @@ export function alertsRoutes(o: LineHttpOptions): FastifyPluginAsync {
     app.post('/v1/alerts/:id/ack', { config: { role: 'inspector' } }, async (req) => {
       const { id } = parseWith(z.strictObject({ id: z.string().min(1).max(128) }), req.params);
       const b = parseWith(ackBody, req.body ?? {});
-      const existing = (await o.runtime.store.listAlerts({ state: 'all', limit: 100_000 })).find((a) => a.id === id);
+      const existing = await o.runtime.store.getAlert(id);
       if (!existing) throw new LsError('LS_ERR_NOT_FOUND', `no alert "${id}"`, { subject: id });
       assertLine(req, existing.line);
       const by = req.principal && req.principal.id !== 'anonymous' ? req.principal.id : (b.by ?? who(req));

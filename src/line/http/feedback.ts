@@ -19,8 +19,9 @@ export function feedbackRoutes(o: LineHttpOptions): FastifyPluginAsync {
       // the principal is who acts; `by` (e.g. a QA station name) is recorded only when auth is off
       const by = req.principal && req.principal.id !== 'anonymous' ? req.principal.id : (b.by ?? who(req));
       const p = await o.runtime.feedback({ part_id: b.part_id, true_label: b.true_label, by });
-      const accuracy = (await o.runtime.store.accuracy()).find((a) => a.model === p.model && a.version === p.version);
-      o.runtime.stats.setAccuracy(await o.runtime.store.accuracy());
+      const all = await o.runtime.store.accuracy();
+      o.runtime.stats.setAccuracy(all);
+      const accuracy = all.find((a) => a.model === p.model && a.version === p.version);
       return { part: p, correct: p.label === b.true_label, accuracy };
     });
 
