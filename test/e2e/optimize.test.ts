@@ -170,7 +170,9 @@ describe('linesight optimize on a model repository', () => {
     expect(d.backend.version).toMatch(/^\d+\.\d+/);
     expect(d.providers).toContainEqual(expect.objectContaining({ name: 'cpu', status: 'available' }));
     expect(d.cpu.logical_cpus).toBeGreaterThan(0);
-    expect(d.models.find((m) => m.model === 'steel-surface')?.threads?.intra_op).toBe('default');
+    const steel = d.models.find((m) => m.model === 'steel-surface') as { threads?: { intra_op: unknown }; serving_intra_op?: number } | undefined;
+    expect(steel?.threads?.intra_op).toBe('default');
+    expect(steel?.serving_intra_op).toBeGreaterThanOrEqual(1);
     const text = await cli('doctor', '--repo', repo);
     expect(text.stdout).toMatch(/execution providers:\n\s+cpu\s+available/);
   });

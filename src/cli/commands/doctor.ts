@@ -8,6 +8,7 @@ import { ModelRepository } from '../../repository/repository.ts';
 import { getBackend } from '../../runtime/index.ts';
 import { cpuFeatures, INFERENCE_FLAGS, type CpuFeatures } from '../../runtime/cpu-features.ts';
 import { describeProviders, planProviders, threadSettings, type ProviderPlan, type ThreadSettings } from '../../runtime/providers.ts';
+import { withServingThreads } from '../../serving/model-manager.ts';
 import { action, DEFAULT_REPO } from '../context.ts';
 
 /** Everything doctor reports; `--json` prints exactly this. */
@@ -19,7 +20,7 @@ export interface DoctorReport {
   readonly cpu: CpuFeatures;
   readonly memory_gib: number;
   readonly environment: Record<string, string | null>;
-  readonly models: ReadonlyArray<{ model: string; providers: ProviderPlan; threads: ThreadSettings } | { model: string; error: string }>;
+  readonly models: ReadonlyArray<{ model: string; providers: ProviderPlan; threads: ThreadSettings; serving_intra_op?: number } | { model: string; error: string }>;
   readonly advice: readonly string[];
 }
 
@@ -40,7 +41,10 @@ export async function doctorReport(repoDir: string): Promise<DoctorReport> {
         const { manifest } = await repo.readManifest(name);
         const plan = planProviders(manifest.execution.providers, providers);
         const threads = threadSettings(manifest.execution, cores);
-        models.push({ model: name, providers: plan, threads });
+        // The server turns "auto" intra-op threads into cores - 1 split over the instances.
+        const versions = await repo.listVersions(name);
+        const served = versions.length ? withServingThreads(await repo.resolve({ name })).manifest.execution.intra_op_threads : undefined;
+        models.push({ model: name, providers: plan, threads, ...(served !== undefined ? { serving_intra_op: served } : {}) });
         for (const f of plan.fallbacks) advice.push(`${name}: provider "${f.provider}" will not be used (${f.reason}); it runs on ${plan.effective}`);
         if (threads.max_busy_threads > cpu.logical_cpus) {
           advice.push(`${name}: ${threads.instances} instance(s) × ${threads.intra_op} intra-op threads can keep ${threads.max_busy_threads} threads busy on ${cpu.logical_cpus} CPUs; set execution.intra_op_threads to ${Math.max(1, Math.floor(cpu.logical_cpus / threads.instances))}`);
@@ -85,7 +89,8 @@ export function formatDoctor(r: DoctorReport): string {
         continue;
       }
       const t = m.threads;
-      L.push(`  ${m.model}: providers [${m.providers.requested.join(', ')}] -> ${m.providers.effective}; intra-op ${t.intra_op}, inter-op ${t.inter_op}, instances ${t.instances}`);
+      const served = m.serving_intra_op !== undefined ? ` (in the server: ${m.serving_intra_op})` : '';
+      L.push(`  ${m.model}: providers [${m.providers.requested.join(', ')}] -> ${m.providers.effective}; intra-op ${t.intra_op}${served}, inter-op ${t.inter_op}, instances ${t.instances}`);
     }
   }
   for (const a of r.advice) L.push(`note: ${a}`);
