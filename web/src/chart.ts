@@ -33,8 +33,9 @@ export function axis(extra: Partial<uPlot.Axis> = {}): uPlot.Axis {
 /** Time axis with 24-hour wall-clock labels (the shop floor does not read "5:29pm"). */
 export function timeAxis(): uPlot.Axis {
   return axis({
-    // HH:MM:SS labels need room: at least 80 px between ticks
+    // HH:MM:SS labels need room: at least 80 px between ticks, and whole seconds at least
     space: 80,
+    incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 21600, 43200, 86400],
     values: (_u, ticks) => {
       const span = ticks.length > 1 ? (ticks[ticks.length - 1] ?? 0) - (ticks[0] ?? 0) : 0;
       const opts: Intl.DateTimeFormatOptions = span >= 600 ? { hour: '2-digit', minute: '2-digit', hour12: false } : { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false };
