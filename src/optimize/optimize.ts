@@ -29,7 +29,7 @@ import { readCsv, toRecords } from '../data/readers/csv.ts';
 import { tabularFeeds, type RawRow } from '../pipeline/pre/tabular.ts';
 import { compareLatency, type LatencyRow } from './benchmark.ts';
 import type { OptimizeReport } from './report.ts';
-import { batchesOf, imageSpecOf, listImageFiles, loadSamples, stackSamples, syntheticFeeds, syntheticRows, type ImageFile, type Sample } from './samples.ts';
+import { batchesOf, evenlySpaced, imageSpecOf, listImageFiles, loadSamples, stackSamples, syntheticFeeds, syntheticRows, type ImageFile, type Sample } from './samples.ts';
 import { engineKernels, integerKernelCount, modelStats } from './stats.ts';
 
 /** The options of one optimization run (validated once, then frozen). */
@@ -75,13 +75,6 @@ export const optimizeOptionsSchema = z
   .refine((o) => !o.biasCorrection || (o.structured && (o.calib || o.calibFiles)), { message: '--bias-correction needs --structured and --calib DIR' });
 /** Options as a caller writes them (defaults filled in by the schema). */
 export type OptimizeOptions = z.input<typeof optimizeOptionsSchema>;
-
-/** At most `n` items evenly spaced over the list (so every class of a sorted list is represented). */
-function spread<T>(items: readonly T[], n: number): T[] {
-  if (items.length <= n) return [...items];
-  const step = items.length / n;
-  return Array.from({ length: n }, (_, i) => items[Math.floor(i * step)]!);
-}
 
 /** Progress messages for a terminal (stderr); silent when not given. */
 export type OptimizeProgress = (message: string) => void;
@@ -141,7 +134,7 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
     const inputName = manifest.inputs[0]!.name;
     let calib: Sample[] = [];
     if (useCalib) {
-      const files = o.calibFiles ? spread(o.calibFiles, o.calibCount) : await listImageFiles(o.calib!, o.calibCount);
+      const files = o.calibFiles ? evenlySpaced(o.calibFiles, o.calibCount) : await listImageFiles(o.calib!, o.calibCount);
       progress(`calibrating on ${files.length} images (${o.calibMethod}${o.calibMethod === 'percentile' ? ` ${o.percentile}` : ''})`);
       calib = await loadSamples(files, spec!);
     }

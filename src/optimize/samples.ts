@@ -43,9 +43,14 @@ export async function listImageFiles(dir: string, limit?: number): Promise<Image
     for (const f of inner) files.push({ path: path.join(dir, d, f), label: d });
   }
   if (!files.length) throw new LsError('LS_ERR_DATASET', `no images in ${dir} or its class folders`, { subject: dir });
-  if (!limit || files.length <= limit) return files;
-  const step = files.length / limit;
-  return Array.from({ length: limit }, (_, i) => files[Math.floor(i * step)]!);
+  return limit ? evenlySpaced(files, limit) : files;
+}
+
+/** At most `n` items evenly spaced over the list (so every class of a sorted list is represented). */
+export function evenlySpaced<T>(items: readonly T[], n: number): T[] {
+  if (items.length <= n) return [...items];
+  const step = items.length / n;
+  return Array.from({ length: n }, (_, i) => items[Math.floor(i * step)]!);
 }
 
 /** The image preprocessing of a model, or a clear error for models that do not take images. */
