@@ -49,6 +49,8 @@ export interface AppOptions {
   readonly preprocessConcurrency?: number;
   /** Run model sessions in worker threads (default true) so inference never blocks HTTP handling. */
   readonly inferenceThreads?: boolean;
+  /** Image preprocessing threads of the default service (0 = main thread with several images in flight). */
+  readonly preprocessThreads?: number;
   readonly audit?: AuditSink;
   readonly onInspection?: (i: HttpInspection) => void | Promise<void>;
   readonly clock?: Clock;
@@ -84,6 +86,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
       ...(opts.clock ? { clock: opts.clock } : {}),
       pollIntervalMs: opts.pollIntervalMs ?? 0,
       inferenceThreads: opts.inferenceThreads ?? true,
+      ...(opts.preprocessThreads ? { preprocessThreads: opts.preprocessThreads } : {}),
       ...(opts.preprocessConcurrency ? { preprocessConcurrency: opts.preprocessConcurrency } : {}),
     });
     ownService = true;

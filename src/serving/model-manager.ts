@@ -21,6 +21,7 @@ import type { Metrics } from '../monitoring/metrics.ts';
 import type { InferenceService, InspectResult, ModelVersionStatus } from './inference-service.ts';
 import { ServedVersion } from './served-version.ts';
 import { ThreadedBackend } from './threads/threaded-session.ts';
+import { PreprocessPool } from './threads/preprocess-pool.ts';
 
 /** Something that records who changed what (the security engineer's AuditLog fits). */
 export interface AuditSink {
@@ -44,6 +45,8 @@ export interface ModelManagerOptions {
    * onnxruntime-node's run() blocks its thread for the whole forward pass.
    */
   readonly inferenceThreads?: boolean;
+  /** Decode/preprocess images in a pool of this many worker threads (0 = on the main thread, the default). */
+  readonly preprocessThreads?: number;
 }
 
 interface ModelEntry {
@@ -69,6 +72,7 @@ export class ModelManager implements InferenceService {
   private readonly log: Logger;
   private readonly preprocess: Semaphore;
   private readonly backend: InferenceBackend;
+  private readonly pool: PreprocessPool | undefined;
   private pollTimer: unknown;
   private polling: Promise<void> | undefined;
   private closed = false;
@@ -78,6 +82,7 @@ export class ModelManager implements InferenceService {
     this.log = opts.logger ?? silentLogger();
     this.preprocess = new Semaphore(opts.preprocessConcurrency ?? 4);
     this.backend = opts.inferenceThreads ? new ThreadedBackend(opts.backend) : opts.backend;
+    this.pool = opts.preprocessThreads ? new PreprocessPool(opts.preprocessThreads) : undefined;
   }
 
   /** Create the manager and load the initial models (a model that fails to load is UNAVAILABLE, not fatal). */
@@ -274,6 +279,7 @@ export class ModelManager implements InferenceService {
       });
     }
     this.updateGauge();
+    await this.pool?.dispose();
   }
 
   private entry(name: string): ModelEntry {
@@ -304,7 +310,7 @@ export class ModelManager implements InferenceService {
         const signature = await fileSignature(resolved.modelPath);
         const failed = e.failed.get(v);
         if (failed && failed.signature === signature) continue; // same broken file: do not retry every poll
-        const served = new ServedVersion(resolved, { backend: this.backend, clock: this.clock, metrics: this.opts.metrics, preprocess: this.preprocess });
+        const served = new ServedVersion(resolved, { backend: this.backend, clock: this.clock, metrics: this.opts.metrics, preprocess: this.preprocess, ...(this.pool ? { pool: this.pool } : {}) });
         e.versions.set(v, served);
         this.updateGauge();
         try {

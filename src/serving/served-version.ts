@@ -18,6 +18,7 @@ import type { Tensor } from '../runtime/tensor.ts';
 import { DynamicBatcher } from '../scheduling/batcher.ts';
 import { batchKey, concatFeeds, splitOutputs } from '../scheduling/batch-tensors.ts';
 import type { Semaphore } from '../scheduling/semaphore.ts';
+import type { PreprocessPool } from './threads/preprocess-pool.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import type { InspectResult, ModelState } from './inference-service.ts';
 
@@ -44,7 +45,7 @@ export class ServedVersion implements Disposable {
 
   constructor(
     readonly resolved: ResolvedModel,
-    private readonly deps: { backend: InferenceBackend; clock: Clock; metrics?: Metrics; preprocess: Semaphore },
+    private readonly deps: { backend: InferenceBackend; clock: Clock; metrics?: Metrics; preprocess: Semaphore; pool?: PreprocessPool },
   ) {}
 
   get name(): string {
@@ -132,7 +133,8 @@ export class ServedVersion implements Disposable {
   async inspectImage(bytes: Uint8Array, subject?: string): Promise<InspectResult> {
     const t0 = this.deps.clock.hrNow();
     const model = this.model;
-    const sample = await this.deps.preprocess.with(() => model.preprocess(bytes, subject));
+    const pool = this.deps.pool;
+    const sample = await this.deps.preprocess.with(() => (pool ? pool.preprocess(bytes, model.imageSpec(), subject) : model.preprocess(bytes, subject)));
     const t1 = this.deps.clock.hrNow();
     const run = await this.runTensors(model.stackImages([sample]), [scoreOutputName(this.manifest)]);
     const t2 = this.deps.clock.hrNow();

@@ -17,6 +17,7 @@ const optionsSchema = z.object({
   poll: z.coerce.number().int().min(0),
   bodyLimitMb: z.coerce.number().positive().max(1024),
   preprocess: z.coerce.number().int().min(1).max(64),
+  preprocessThreads: z.coerce.number().int().min(0).max(64),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
 });
 
@@ -30,6 +31,7 @@ export function register(program: Command): void {
     .option('--poll <ms>', 'check the repository for new model versions every N ms (0 = never)', '5000')
     .option('--body-limit-mb <mb>', 'largest request body in MB', '32')
     .option('--preprocess <n>', 'images decoded and preprocessed at once', '4')
+    .option('--preprocess-threads <n>', 'decode/preprocess images in N worker threads (0 = main thread)', '0')
     .option('--log-level <level>', 'log level (logs go to stderr)', 'info')
     .action(
       action(async (raw: Record<string, unknown>) => {
@@ -43,6 +45,7 @@ export function register(program: Command): void {
           pollIntervalMs: o.poll,
           bodyLimit: Math.round(o.bodyLimitMb * 1024 * 1024),
           preprocessConcurrency: o.preprocess,
+          preprocessThreads: o.preprocessThreads,
         });
         const models = server.service.status();
         process.stdout.write(`LineSight serving ${models.length} model version(s) at ${server.url}\n`);
