@@ -177,3 +177,25 @@ describe('bad input: 4xx, {error, code}, and the server answers the next request
     expect(r.json().code).toBe('LS_ERR_NOT_FOUND');
   });
 });
+
+describe('backpressure over HTTP', () => {
+  it('a full queue answers 503 LS_ERR_QUEUE_FULL with Retry-After; the rest succeed', async () => {
+    const small = await buildApp({
+      repoDir: makeServingRepo({ tinyConfig: { max_batch_size: 1, dynamic_batching: { max_queue_size: 2, max_queue_delay_ms: 0 } } }),
+      inferenceThreads: false,
+    });
+    try {
+      const img = { inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: new Array(64).fill(0.3) }] };
+      const rs = await Promise.all(Array.from({ length: 24 }, () => small.app.inject({ method: 'POST', url: '/v2/models/tiny/infer', payload: img })));
+      const full = rs.filter((r) => r.statusCode === 503);
+      expect(full.length).toBeGreaterThan(0);
+      for (const r of full) {
+        expect(r.json().code).toBe('LS_ERR_QUEUE_FULL');
+        expect(r.headers['retry-after']).toBe('1');
+      }
+      expect(rs.filter((r) => r.statusCode === 200).length + full.length).toBe(24);
+    } finally {
+      await small.dispose();
+    }
+  });
+});
