@@ -331,6 +331,16 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       const total0 = await num(page, '#totals', 'data-total');
       await page.waitForFunction((t0) => Number(document.querySelector('#totals')?.getAttribute('data-total')) > t0, total0, { timeout: 10_000 });
 
+      // a sensor row charts that sensor for every machine; the P(failure) row goes back
+      await page.locator('#machines-table button[data-metric="torque_nm"]').click();
+      await expect.poll(async () => page.locator('#machines-chart').getAttribute('data-metric')).toBe('torque_nm');
+      await expect
+        .poll(async () => ((await page.locator('#machines-chart').getAttribute('data-series-lengths')) ?? '').split(',').map(Number))
+        .toSatisfy((ls: number[]) => ls.length === 3 && ls.every((n) => n > 0));
+      expect(await page.locator('#machines-caption').textContent()).toContain('Torque [Nm]');
+      await page.locator('#machines-table button[data-metric="probability"]').click();
+      await expect.poll(async () => page.locator('#machines-chart').getAttribute('data-metric')).toBe('probability');
+
       // the control chart follows the station selector
       const chartFor = page.waitForResponse((r) => r.url().includes('/v1/spc/p-chart') && r.url().includes('station=cam-1'));
       await page.locator('#pchart-station').selectOption('cam-1');

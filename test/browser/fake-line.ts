@@ -90,6 +90,14 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
     return { part_id: `${station}-${String(seq).padStart(6, '0')}`, ts, line: LINE_OF[station] ?? 'line-1', station, model: 'steel-surface', version: 1, label, probability, outputs, decision, reason: `${label} at ${(probability * 100).toFixed(1)}%`, latency_ms: 4 + rand() * 6, has_image: true, image: file };
   };
 
+  /** Make a part a PASS of class crazing, keeping its outputs and reason consistent. */
+  const passAsCrazing = (p: FakePart): void => {
+    p.label = 'crazing';
+    p.decision = 'PASS';
+    p.outputs = Object.fromEntries(LABELS.map((l) => [l, l === 'crazing' ? p.probability : (1 - p.probability) / 5]));
+    p.reason = 'crazing is acceptable';
+  };
+
   const start = Date.now();
   // history: 30 intervals of 10 s, about 20 parts each, few defects, one burst
   for (let i = 30; i >= 1; i--) {
@@ -98,7 +106,7 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
       const burst = i === 5 ? 0.9 : 0;
       const p = makePart(base + k * 500, k % 2 ? 'cam-2' : 'cam-1', burst);
       // keep the background defect rate low so the burst stands out
-      if (burst === 0 && p.decision !== 'PASS' && rand() < 0.7) Object.assign(p, { label: 'crazing', decision: 'PASS' as DecisionKind });
+      if (burst === 0 && p.decision !== 'PASS' && rand() < 0.7) passAsCrazing(p);
       parts.push(p);
     }
   }
@@ -223,7 +231,7 @@ export async function startFakeLine(opts: { port?: number; distDir?: string; par
 
   const tick = setInterval(() => {
     const p = makePart(Date.now(), seq % 2 ? 'cam-2' : 'cam-1', 0);
-    if (p.decision !== 'PASS' && rand() < 0.7) Object.assign(p, { label: 'crazing', decision: 'PASS' as DecisionKind });
+    if (p.decision !== 'PASS' && rand() < 0.7) passAsCrazing(p);
     parts.push(p);
     metrics.observeTimings('steel-surface', 1, { queue_ms: 0.5 + rand(), preprocess_ms: 3 + rand() * 2, inference_ms: 2 + rand() * 3, postprocess_ms: 0.1, total_ms: 6 + rand() * 5 });
     metrics.batchSize.observe({ model: 'steel-surface', version: '1' }, 1 + Math.floor(rand() * 4));

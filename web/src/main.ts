@@ -87,7 +87,7 @@ const strip = new StripPanel(byId('strip'), 12, (id) => {
   byId('qa').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
 });
 const pchart = new PChartPanel(byId('pchart'), byId('pchart-rules'), byId<HTMLSelectElement>('pchart-station'), byId<HTMLSelectElement>('pchart-interval'));
-const machines = new MachinesPanel(byId('machines-chart'), byId('machines-table'));
+const machines = new MachinesPanel(byId('machines-chart'), byId('machines-table'), byId('machines-caption'));
 const alerts = new AlertsPanel(byId('alerts'), who, (n) => overview.setOpenAlerts(n), (m) => notify(m));
 const alertsHistory = byId<HTMLInputElement>('alerts-history');
 alertsHistory.addEventListener('change', () => alerts.setHistory(alertsHistory.checked));
