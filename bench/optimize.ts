@@ -20,7 +20,7 @@ import type { InferenceBackend } from '../src/runtime/backend.ts';
 import type { Tensor } from '../src/runtime/tensor.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
-const data = process.env.NEU_DIR ?? '/work/shared/datasets/neu-surface-defect/images';
+const data = process.env.NEU_DIR ?? path.resolve('../shared/datasets/neu-surface-defect/images');
 const argv = process.argv.slice(2);
 const flag = (name: string, dflt: string) => {
   const i = argv.indexOf(`--${name}`);

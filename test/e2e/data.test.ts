@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-run.ts';
+import { NEU_IMAGES } from '../helpers/shared-data.ts';
 
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ls-e2e-data-'));
 afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
@@ -59,7 +60,7 @@ describe('linesight data', () => {
   it('finds the byte-identical NEU pair patches_101.jpg / patches_105.jpg', async () => {
     const dir = path.join(tmp, 'neu', 'patches');
     await fs.mkdir(dir, { recursive: true });
-    const src = '/work/shared/datasets/neu-surface-defect/images/patches';
+    const src = path.join(NEU_IMAGES, 'patches');
     for (const n of [100, 101, 102, 103, 104, 105]) await fs.symlink(path.join(src, `patches_${n}.jpg`), path.join(dir, `patches_${n}.jpg`));
     const r = await runCli(['data', 'clean', path.join(tmp, 'neu')]);
     expect(r.code, r.stderr).toBe(0);

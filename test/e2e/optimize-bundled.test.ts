@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { optimizeModel } from '../../src/optimize/optimize.ts';
 import { getBackend } from '../../src/runtime/index.ts';
+import { AI4I_CSV } from '../helpers/shared-data.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -46,7 +47,7 @@ describe('dynamic int8 of the bundled machine-failure model', () => {
   it('runs on integer MatMul kernels and agrees with fp32 on real AI4I rows from a CSV', async () => {
     cpSync(path.join(root, 'models', 'machine-failure'), path.join(repo, 'machine-failure'), { recursive: true });
     // The first 1,000 rows of the real data set (BOM and CRLF included, as the file has them).
-    const csv = readFileSync('/work/shared/datasets/ai4i2020/ai4i2020.csv', 'utf8').split('\n').slice(0, 1001).join('\n');
+    const csv = readFileSync(AI4I_CSV, 'utf8').split('\n').slice(0, 1001).join('\n');
     const csvPath = path.join(repo, 'ai4i-head.csv');
     writeFileSync(csvPath, csv);
     const r = await optimizeModel({ repo, model: 'machine-failure:1', int8: true, dynamic: true, eval: csvPath, batches: [1, 64], iterations: 3, threads: 1 }, await getBackend());

@@ -11,8 +11,9 @@ import { cleanTable, writeCleanImageFolder, writeCleanTable } from '../../src/da
 import { parseCsv, readCsv } from '../../src/data/readers/csv.ts';
 import { createRng } from '../../src/training/rng.ts';
 import { DEFAULT_TRAIN_OPTIONS } from '../../src/training/trainer.ts';
+import { NEU_IMAGES } from '../helpers/shared-data.ts';
 
-const NEU = '/work/shared/datasets/neu-surface-defect/images/patches';
+const NEU = path.join(NEU_IMAGES, 'patches');
 const FIX = new URL('../fixtures/neu/', import.meta.url).pathname;
 const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ls-clean-'));
 afterAll(() => fs.rm(tmp, { recursive: true, force: true }));

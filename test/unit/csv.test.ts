@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectDelimiter, formatCsv, parseCsv, readCsv, toRecords } from '../../src/data/readers/csv.ts';
 import { LsError } from '../../src/core/errors.ts';
+import { AI4I_CSV } from '../helpers/shared-data.ts';
 
 function code(fn: () => unknown): string {
   try {
@@ -53,7 +54,7 @@ describe('CSV reader', () => {
     expect(code(() => parseCsv('a\n"open'))).toBe('LS_ERR_CSV');
   });
   it('reads the real AI4I file header (BOM + CRLF)', async () => {
-    const file = '/work/shared/datasets/ai4i2020/ai4i2020.csv';
+    const file = AI4I_CSV;
     // the shared data set is part of this machine's setup (../shared/datasets/README.md)
     expect(await fs.access(file).then(() => true, () => false)).toBe(true);
     const t = await readCsv(file);
