@@ -14,18 +14,28 @@ async function publisher(job) {
   };
 
   if (job.mode === 'flood') {
-    // keep a window of QoS 1 publishes in flight
+    // end-to-end flow control: at most `window` readings published but not yet committed by LineSight
+    // (the main thread counts commits in a shared counter), as many devices with bounded buffers would;
+    // without it a broker's per-session queue overflows (Mosquitto drops beyond max_queued_messages)
+    const committed = new Int32Array(job.committed);
     let sent = 0;
     let acked = 0;
     await new Promise((resolve) => {
+      let waiting = false;
       const pump = () => {
-        while (sent < job.count && sent - acked < job.window) {
+        while (sent < job.count && sent - Atomics.load(committed, 0) < job.window) {
           const [t, p] = reading(sent++);
           c.publish(t, p, { qos: 1 }, () => {
             acked++;
             if (acked === job.count) resolve();
-            else pump();
           });
+        }
+        if (sent < job.count && !waiting) {
+          waiting = true;
+          setTimeout(() => {
+            waiting = false;
+            pump();
+          }, 1);
         }
       };
       pump();

@@ -8,7 +8,8 @@
  * with synchronous=FULL, the bundled machine-failure model through the batched ModelManager), or against
  * an external broker with --broker mqtt://host:port.
  * Options: --readings N (100000) --rate R (5000) --seconds S (10) --machines M (10) --sync full|normal --broker URL
- *          --window W (QoS 1 publishes in flight while flooding, default 10000)
+ *          --window W (readings published but not yet committed while flooding; default 10000 on the
+ *          embedded broker, 800 on an external one: Mosquitto drops QoS 1 messages beyond max_queued_messages 1000)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -26,8 +27,10 @@ interface PubJob {
   prefix: string;
   protocolVersion: 4 | 5;
   samples: Array<{ type: string; values: string }>;
-  /** QoS 1 publishes in flight in flood mode (many devices together keep many in flight). */
+  /** Flood mode: readings published but not yet committed, at most (end-to-end flow control). */
   window: number;
+  /** SharedArrayBuffer with one Int32: readings committed since the run started. */
+  committed: SharedArrayBuffer;
 }
 
 const nowUs = (): number => Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -41,7 +44,7 @@ const nowUs = (): number => Math.round((performance.timeOrigin + performance.now
       machines: { type: 'string', default: '10' },
       sync: { type: 'string', default: 'full' },
       broker: { type: 'string' },
-      window: { type: 'string', default: '10000' },
+      window: { type: 'string' },
     },
   });
   const { startLine } = await import('../src/line/app.ts');
@@ -54,6 +57,8 @@ const nowUs = (): number => Math.round((performance.timeOrigin + performance.now
   const config = parseLineConfig({ ...base, lines: [{ id: lineId, machines: Array.from({ length: machines }, (_, i) => ({ id: `m${i + 1}` })) }] });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-bench-stream-'));
   let committed = 0;
+  const shared = new SharedArrayBuffer(4);
+  const sharedCount = new Int32Array(shared);
   let latencies: number[] | undefined;
   const line = await startLine({
     repoDir: 'models', line: config, db: path.join(dir, 'bench.db'), port: 0, mqttPort: 0, simulator: false, dashboard: false,
@@ -61,6 +66,7 @@ const nowUs = (): number => Math.round((performance.timeOrigin + performance.now
     storeSynchronous: a.sync === 'normal' ? 'NORMAL' : 'FULL',
     onSensorCommitted: (items) => {
       committed += items.length;
+      Atomics.add(sharedCount, 0, items.length);
       if (latencies) {
         const t = nowUs();
         for (const it of items) latencies.push((t - Number(it.msg_id.slice(it.msg_id.lastIndexOf('-') + 1))) / 1000);
@@ -77,14 +83,26 @@ const nowUs = (): number => Math.round((performance.timeOrigin + performance.now
     const r = sims[i % machines]!.step();
     return { type: r.type, values: JSON.stringify(r.values) };
   });
-  const run = (job: Omit<PubJob, 'url' | 'line' | 'machines' | 'protocolVersion' | 'samples' | 'window'>): Promise<void> =>
+  const run = (job: Omit<PubJob, 'url' | 'line' | 'machines' | 'protocolVersion' | 'samples' | 'window' | 'committed'>): Promise<void> =>
     new Promise((resolve, reject) => {
-      const w = new Worker(new URL('./stream-publisher.mjs', import.meta.url), { workerData: { ...job, url: line.mqttUrl, line: lineId, machines, protocolVersion, samples, window: Number(a.window) } satisfies PubJob });
+      Atomics.store(sharedCount, 0, 0);
+      const w = new Worker(new URL('./stream-publisher.mjs', import.meta.url), { workerData: { ...job, url: line.mqttUrl, line: lineId, machines, protocolVersion, samples, window: Number(a.window ?? (a.broker ? 800 : 10_000)), committed: shared } satisfies PubJob });
       w.once('message', () => resolve());
       w.once('error', reject);
     });
+  // a reading that never arrives (e.g. a broker dropped it) stops the bench with the count instead of hanging
   const waitCommitted = async (n: number): Promise<void> => {
-    while (committed < n) await new Promise((r) => setTimeout(r, 5));
+    let last = committed;
+    let since = performance.now();
+    while (committed < n) {
+      await new Promise((r) => setTimeout(r, 5));
+      if (committed !== last) {
+        last = committed;
+        since = performance.now();
+      } else if (performance.now() - since > 30_000) {
+        throw new Error(`no progress for 30 s: ${n - committed} readings never committed (lost by the broker?)`);
+      }
+    }
   };
   const q = (xs: number[], p: number): number => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 
