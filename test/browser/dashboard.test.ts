@@ -139,6 +139,12 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       const wrongIndex = labels.findIndex((l) => !l.pred);
       expect(wrongIndex).toBeGreaterThanOrEqual(0);
       const partId = await page.locator('#qa-detail').getAttribute('data-part');
+      // the simulator also reports each part's true label; let that land first so it cannot
+      // overwrite the correction made below (the last label of a part wins)
+      await expect
+        .poll(async () => ((await (await page.request.get(`${line.url}/v1/parts/${partId}`)).json()) as { feedback?: unknown }).feedback !== undefined, { timeout: 5_000 })
+        .toBe(true)
+        .catch(() => undefined);
       const response = page.waitForResponse((r) => r.url().endsWith('/v1/feedback') && r.request().method() === 'POST');
       await page.locator('body').press(String(wrongIndex + 1));
       const res = await response;
