@@ -200,6 +200,8 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       const errors = watchErrors(page);
       await page.goto(`${line.url}/`);
       await page.waitForSelector('#signin');
+      // no endless retries without a token: the stream waits for sign-in
+      await page.waitForSelector('#conn[data-state="signed-out"]');
 
       // sign in as the line-scoped viewer through the form: data flows
       await page.locator('#signin-token').fill(viewer);

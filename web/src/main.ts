@@ -207,6 +207,13 @@ function probe(): void {
   probing = true;
   getJson<unknown>('/v1/line/summary')
     .catch((e: unknown) => {
+      if (e instanceof ApiError && e.status === 401) {
+        // retrying without a valid token only fills the server's security log: wait for sign-in
+        // (which reloads the page)
+        stream.close();
+        statusEl.dataset.state = 'signed-out';
+        replaceChildren(statusEl, '○ sign-in needed');
+      }
       if (e instanceof ApiError && (e.status === 401 || e.status === 403 || e.status === 404)) explain('the line summary', e);
     })
     .finally(() => (probing = false));
@@ -218,7 +225,7 @@ function onState(s: StreamState, attempt: number): void {
   replaceChildren(statusEl, s === 'reconnecting' && attempt > 0 ? `${STATE_TEXT[s]} (try ${attempt})` : STATE_TEXT[s]);
 }
 
-connectEvents({
+const stream = connectEvents({
   url: '/v1/events',
   token,
   onEvent,

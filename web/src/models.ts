@@ -6,7 +6,7 @@
  * Metrics have no push channel, so this panel scrapes every few seconds — one small text answer,
  * not the line state.
  */
-import { getJson, getText } from './api.ts';
+import { ApiError, getJson, getText } from './api.ts';
 import { h, ms, num, replaceChildren } from './dom.ts';
 import { counterRate, histogramDelta, histogramQuantile, histograms, labelKey, parsePrometheus } from './prom.ts';
 import type { Histogram, Sample } from './prom.ts';
@@ -112,6 +112,7 @@ export class ModelsPanel {
   private readonly scrapes: Scrape[] = [];
   private timer: ReturnType<typeof setInterval> | undefined;
   private states: ModelRow[] = [];
+  private stopped = false;
 
   constructor(
     private readonly root: HTMLElement,
@@ -145,6 +146,7 @@ export class ModelsPanel {
   }
 
   private async scrape(): Promise<void> {
+    if (this.stopped) return;
     try {
       const text = await getText('/metrics');
       const at = Date.now();
@@ -153,6 +155,8 @@ export class ModelsPanel {
       this.renderLast();
     } catch (e) {
       this.root.dataset.error = (e as Error).message;
+      // without a valid token every scrape would be one more failed login in the security log
+      if (e instanceof ApiError && e.status === 401) this.dispose();
     }
   }
 
@@ -211,6 +215,7 @@ export class ModelsPanel {
   }
 
   dispose(): void {
+    this.stopped = true;
     clearInterval(this.timer);
   }
 }
