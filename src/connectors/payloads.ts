@@ -26,6 +26,7 @@ export const imageEnvelopeSchema = z.strictObject({
   part_id: z.string().min(1).max(128),
   ts: z.number().int().positive().optional(),
   msg_id: z.string().min(1).max(128).optional(),
+  /** Accepted for senders that set it; the stored type always comes from the image bytes. */
   content_type: z.string().max(64).optional(),
   image_b64: z.string().min(1),
 });

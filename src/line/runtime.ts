@@ -42,7 +42,7 @@ export interface LineRuntimeOptions {
 }
 
 /** Remembered message ids, to answer a redelivery in this process without processing it twice. */
-const RECENT_IDS = 200_000;
+const RECENT_IDS = 100_000;
 
 export class LineRuntime implements Disposable {
   readonly stats = new LiveStats();
@@ -204,12 +204,13 @@ export class LineRuntime implements Disposable {
     } else {
       return this.dead(topic, 'invalid_payload', 'no part_id: send it as an MQTT v5 user property or use the JSON envelope {part_id, image_b64}', payload);
     }
+    // the stored type comes from the bytes, never from the sender: GET /v1/parts/:id/image serves it as is
     const contentType = sniffImageType(bytes);
     if (!contentType) return this.dead(topic, 'corrupt_image', `${meta.part_id}: not a JPEG, PNG, BMP or TIFF image`, bytes);
     const msgId = meta.msg_id ?? props.msg_id ?? contentMsgId(topic, payload);
     const seen = this.recent.get(msgId);
     if (seen) return seen;
-    const p = this.stationsPipe.inspect({ line, station, part_id: meta.part_id, msg_id: msgId, ts: meta.ts ?? this.clock.now(), bytes, content_type: meta.content_type ?? contentType, topic, recvHr });
+    const p = this.stationsPipe.inspect({ line, station, part_id: meta.part_id, msg_id: msgId, ts: meta.ts ?? this.clock.now(), bytes, content_type: contentType, topic, recvHr });
     this.remember(msgId, p);
     this.inflightParts.set(meta.part_id, p);
     const partId = meta.part_id;
