@@ -156,9 +156,10 @@ export class LabellingPanel {
       await postJson('/v1/feedback', by ? { part_id: item.part_id, true_label: truth, by } : { part_id: item.part_id, true_label: truth });
       this.done.unshift({ item, truth });
       this.done.length = Math.min(this.done.length, 6);
+      // the queue may have been reloaded meanwhile (reconnect, line change): find the part again
       const i = this.queue.findIndex((q) => q.part_id === item.part_id);
-      this.queue.splice(i, 1);
-      this.selected = this.queue[Math.min(i, this.queue.length - 1)]?.part_id;
+      if (i >= 0) this.queue.splice(i, 1);
+      this.selected = this.queue[Math.min(Math.max(i, 0), this.queue.length - 1)]?.part_id;
       this.detailEl.dataset.submitted = String(Number(this.detailEl.dataset.submitted ?? '0') + 1);
       this.render();
     } catch (e) {
