@@ -320,8 +320,12 @@ export class MachinePipeline {
         d.bus.publish({ type: 'machine', ts: it.ts, line: it.line, machine: it.machine.id, values: it.values, model: it.machine.model, ...(p !== undefined ? { probability: p, decision: s.rule.active ? 'ALERT' as const : 'PASS' as const } : {}) });
       }
     });
+    const alerted = new Set(alerts.map((a) => `${a.alert.line}/${a.alert.source}/${a.alert.ts}`));
     for (const x of published) {
-      d.actions.run(x.it.machine.actions, { ts: x.it.ts, line: x.it.line, source: x.it.machine.id, decision: x.decision, reason: x.reason, probability: x.p });
+      // when the same reading raised an alert, its webhooks get the alert (with explanation), not the decision too
+      const withAlert = alerted.has(`${x.it.line}/${x.it.machine.id}/${x.it.ts}`);
+      const actions = withAlert ? x.it.machine.actions.filter((a) => a.do !== 'webhook') : x.it.machine.actions;
+      d.actions.run(actions, { ts: x.it.ts, line: x.it.line, source: x.it.machine.id, decision: x.decision, reason: x.reason, probability: x.p });
     }
     for (const a of alerts) d.alerts.announce(a.alert, a.actions);
     d.onCommitted?.(lat);

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { Ai4iMachine, ai4iFailures } from '../../src/line/simulator/ai4i.ts';
+import { Rng } from '../../src/line/simulator/rng.ts';
+
+describe('AI4I simulator physics', () => {
+  const ok = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 100 };
+
+  it('applies the five AI4I failure rules', () => {
+    expect(ai4iFailures('L', ok, 220)).toEqual([]);
+    expect(ai4iFailures('L', { ...ok, tool_wear_min: 225 }, 220)).toContain('TWF');
+    expect(ai4iFailures('L', { ...ok, process_temperature_k: 308, rotational_speed_rpm: 1300 })).toContain('HDF');
+    // power = torque * omega: 10 Nm at 1500 rpm is 1.6 kW (< 3.5 kW); 70 Nm at 1500 rpm is 11 kW (> 9 kW)
+    expect(ai4iFailures('L', { ...ok, torque_nm: 10 }, 999)).toContain('PWF');
+    expect(ai4iFailures('L', { ...ok, torque_nm: 70 }, 999)).toContain('PWF');
+    // overstrain: wear x torque above 11,000 (L) / 13,000 (H) minNm
+    expect(ai4iFailures('L', { ...ok, tool_wear_min: 200, torque_nm: 56 }, 999)).toContain('OSF');
+    expect(ai4iFailures('H', { ...ok, tool_wear_min: 200, torque_nm: 56 }, 999)).not.toContain('OSF');
+  });
+
+  it('is reproducible from its seed and stays in the AI4I value ranges', () => {
+    const run = (seed: number) => {
+      const m = new Ai4iMachine(new Rng(seed), { type: 'M' });
+      return Array.from({ length: 2000 }, () => m.step());
+    };
+    const a = run(5);
+    expect(run(5)).toEqual(a);
+    expect(run(6)).not.toEqual(a);
+    for (const r of a) {
+      expect(r.values.air_temperature_k).toBeGreaterThan(290);
+      expect(r.values.air_temperature_k).toBeLessThan(310);
+      expect(r.values.process_temperature_k - r.values.air_temperature_k).toBeGreaterThan(5);
+      expect(r.values.rotational_speed_rpm).toBeGreaterThanOrEqual(1160);
+      expect(r.values.torque_nm).toBeGreaterThan(0);
+      expect(r.values.tool_wear_min).toBeLessThanOrEqual(240);
+    }
+    // the tool is replaced: wear falls back to near zero at least once in 2,000 readings
+    expect(a.some((r, i) => i > 0 && r.values.tool_wear_min < a[i - 1]!.values.tool_wear_min)).toBe(true);
+  });
+
+  it('produces failures at a plausible rate with degradation episodes', () => {
+    const m = new Ai4iMachine(new Rng(3), { episodeChance: 0.01, episodeLength: 40 });
+    const n = 5000;
+    const failures = Array.from({ length: n }, () => m.step()).filter((r) => r.failures.length).length;
+    expect(failures / n).toBeGreaterThan(0.02);
+    expect(failures / n).toBeLessThan(0.6);
+  });
+});
