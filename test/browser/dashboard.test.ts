@@ -155,6 +155,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       await expect.poll(wrong, { timeout: 10_000 }).toBeGreaterThan(wrong0);
       await expect.poll(async () => page.locator('#qa-detail .qa-done li').first().textContent()).toContain('corrected');
 
+      await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: path.join(OUT, 'dashboard-1366x768.png') });
       await page.setViewportSize({ width: 1920, height: 1080 });
       await page.waitForTimeout(500); // let ResizeObserver re-lay the charts before the picture
@@ -384,6 +385,7 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       expect(await page.locator('#strip figure.frame').count()).toBe(12);
       expect(await page.locator('#qa-queue li').count()).toBeLessThanOrEqual(14);
 
+      await page.evaluate(() => window.scrollTo(0, 0));
       await page.screenshot({ path: path.join(OUT, 'dashboard-scripted-1920x1080.png'), fullPage: true });
       expect(errors).toEqual([]);
       await page.close();
