@@ -3,12 +3,14 @@
  * web/dist, which src/serving/routes/dashboard.ts serves at `/`. `npx vite web` runs a dev server
  * that proxies the API to a LineSight server on LINESIGHT_URL (default http://127.0.0.1:8080).
  */
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 const api = process.env.LINESIGHT_URL ?? 'http://127.0.0.1:8080';
 
 export default defineConfig({
-  root: import.meta.dirname,
+  // not import.meta.dirname: that needs Node 20.11, the project supports every Node 20
+  root: fileURLToPath(new URL('.', import.meta.url)),
   base: '/',
   build: {
     outDir: 'dist',
