@@ -8,7 +8,7 @@ describe('AI4I simulator physics', () => {
   it('applies the five AI4I failure rules', () => {
     expect(ai4iFailures('L', ok, 220)).toEqual([]);
     expect(ai4iFailures('L', { ...ok, tool_wear_min: 225 }, 220)).toContain('TWF');
-    expect(ai4iFailures('L', { ...ok, process_temperature_k: 308, rotational_speed_rpm: 1300 })).toContain('HDF');
+    expect(ai4iFailures('L', { ...ok, process_temperature_k: 308, rotational_speed_rpm: 1300 }, 999)).toContain('HDF');
     // power = torque * omega: 10 Nm at 1500 rpm is 1.6 kW (< 3.5 kW); 70 Nm at 1500 rpm is 11 kW (> 9 kW)
     expect(ai4iFailures('L', { ...ok, torque_nm: 10 }, 999)).toContain('PWF');
     expect(ai4iFailures('L', { ...ok, torque_nm: 70 }, 999)).toContain('PWF');
