@@ -130,6 +130,8 @@ export class MachinesPanel {
       }),
     );
     this.plotEl.dataset.machines = String(names.length);
+    this.plotEl.setAttribute('role', 'img');
+    this.plotEl.setAttribute('aria-label', `${probability ? 'failure probability' : sensorName(metric)} over the last ${this.windowMinutes} minutes for ${names.join(', ') || 'no machine'}; latest values in the table below`);
     const key = `${metric}|${names.join(',')}`;
     if (this.chart && key === this.chartKey) {
       this.chart.setData(data);

@@ -141,6 +141,10 @@ export class PChartPanel {
     }
     const broken = chart.points.filter((p) => p.violations.length > 0);
     this.plotEl.dataset.violations = String(broken.length);
+    const last = [...chart.points].reverse().find((p) => p.p !== null);
+    // the canvas says nothing to a screen reader: summarise it
+    this.plotEl.setAttribute('role', 'img');
+    this.plotEl.setAttribute('aria-label', `p-chart: latest defect proportion ${pct(last?.p)}, centre line ${pct(chart.cl)}, ${broken.length} interval(s) breaking a Western Electric rule`);
     this.plotEl.dataset.center = String(chart.cl);
     if (chart.points.length === 0) {
       replaceChildren(this.listEl, h('p', { class: 'empty' }, 'No inspected parts in this window yet.'));
