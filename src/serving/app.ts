@@ -110,12 +110,16 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   for (const h of opts.preHandlers ?? []) app.addHook('preHandler', h);
 
   let closing = false;
+  const service_ = service;
   app.addHook('onResponse', async (req, reply) => {
     const endpoint = req.routeOptions.config?.metricsEndpoint;
     if (!endpoint) return;
-    const model = (req.params as { m?: string } | undefined)?.m ?? '';
     const version = servedVersionOf.get(req);
-    metrics.requests.inc({ model: model.slice(0, 128), version: version === undefined ? '' : String(version), endpoint, status: String(reply.statusCode) });
+    // Only names of models the server knows become label values: arbitrary names from the URL
+    // would let any client grow the metric without bound.
+    const asked = (req.params as { m?: string } | undefined)?.m ?? '';
+    const model = version !== undefined || service_.status().some((s) => s.name === asked) ? asked : '_unknown';
+    metrics.requests.inc({ model, version: version === undefined ? '' : String(version), endpoint, status: String(reply.statusCode) });
   });
 
   await app.register(v2HealthRoutes, { closing: () => closing });

@@ -100,5 +100,10 @@ describe('fuzz', () => {
     expect((await built.app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(200);
     const ok = await built.app.inject({ method: 'POST', url: '/v2/models/echo/infer', payload: { inputs: echoInputs(1) } });
     expect(ok.statusCode).toBe(200);
+    // Random model names in URLs must not become metric label values (unbounded memory).
+    const text = await built.metrics.text();
+    const labels = new Set([...text.matchAll(/linesight_inference_requests_total\{model="([^"]*)"/g)].map((m) => m[1]));
+    expect([...labels].every((l) => ['tiny', 'echo', '_unknown'].includes(l!))).toBe(true);
+    expect(labels.has('_unknown')).toBe(true);
   }, 120_000);
 });
