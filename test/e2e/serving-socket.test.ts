@@ -1,7 +1,9 @@
 /** End to end through a real socket: startServer on a free port, undici as the client (v2 JSON, binary, inspect, metrics). */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../src/serving/server.ts';
 import { makeServingRepo } from '../api/helpers/serving-repo.ts';
@@ -58,5 +60,26 @@ describe('serving over a real socket', () => {
     const again = await request(`${server.url}/v2/health/live`);
     expect(again.statusCode).toBe(200);
     await again.body.dump();
+  });
+});
+
+describe('serving over TLS', () => {
+  it('startServer({ tls }) answers https with the given certificate', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-tls-'));
+    const key = path.join(dir, 'key.pem');
+    const cert = path.join(dir, 'cert.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const tlsServer = await startServer({ repoDir: makeServingRepo(), port: 0, inferenceThreads: false, tls: { key: readFileSync(key), cert: readFileSync(cert) } });
+    const agent = new Agent({ connect: { ca: readFileSync(cert) } });
+    try {
+      expect(tlsServer.url).toMatch(/^https:\/\//);
+      const r = await request(`${tlsServer.url}/v2/models/tiny`, { dispatcher: agent });
+      expect(r.statusCode).toBe(200);
+      expect(((await r.body.json()) as { name: string }).name).toBe('tiny');
+      await expect(request(`${tlsServer.url}/v2/health/live`)).rejects.toThrow(); // unknown CA is refused
+    } finally {
+      await agent.close();
+      await tlsServer.dispose();
+    }
   });
 });
