@@ -118,7 +118,11 @@ export class MachinePipeline {
   private readonly positive = new Map<string, Promise<string | undefined>>();
   private lastModelErrorLog = -Infinity;
 
-  constructor(private readonly d: MachinePipelineDeps) {}
+  private readonly sensorLatency: { observe(v: number): void };
+
+  constructor(private readonly d: MachinePipelineDeps) {
+    this.sensorLatency = d.metrics.decisionLatency.labels('sensors');
+  }
 
   /** Queue a reading; resolves when it (with its prediction and decision) is committed. */
   enqueue(item: SensorItem): Promise<void> {
@@ -221,6 +225,7 @@ export class MachinePipeline {
     const modelMs = (d.clock.hrNow() - t0) / batch.length;
     // 3. rules, decisions, alerts
     const readings: ReadingRecord[] = [];
+    const decided: Array<DecisionKind | undefined> = new Array(batch.length);
     const decisions: DecisionRecord[] = [];
     const alerts: Array<{ alert: AlertRecord; actions: MachineConfig['actions'] }> = [];
     const fired: Array<{ it: Queued; row: RawRow; p: number; action: Extract<MachineConfig['actions'][number], { do: 'alert' }> }> = [];
@@ -242,6 +247,7 @@ export class MachinePipeline {
           if (step.fired && alertAction && alertAction.do === 'alert') fired.push({ it, row: rows[i]!, p, action: alertAction });
         }
       }
+      decided[i] = decision;
       readings.push({
         msg_id: it.msg_id, line: it.line, machine: it.machine.id, ts: it.ts, type: it.type, values: it.values,
         model: p !== undefined ? it.machine.model : undefined, version: versions[i], probability: p, decision, latency_ms: p !== undefined ? modelMs : undefined,
@@ -262,7 +268,7 @@ export class MachinePipeline {
     });
     // 4. commit without holding up the next batch's model run; acknowledge and announce after commit
     d.committer.write({ readings, decisions, alerts: alerts.map((a) => a.alert) }).then(
-      () => this.afterCommit(batch, probs, published, alerts),
+      () => this.afterCommit(batch, probs, decided, published, alerts),
       (e: unknown) => {
         for (const it of batch) it.reject(e);
       },
@@ -299,27 +305,40 @@ export class MachinePipeline {
   private afterCommit(
     batch: Queued[],
     probs: Array<number | undefined>,
+    decided: Array<DecisionKind | undefined>,
     published: Array<{ it: Queued; decision: DecisionKind; reason: string; p: number }>,
     alerts: Array<{ alert: AlertRecord; actions: MachineConfig['actions'] }>,
   ): void {
     const d = this.d;
     const nowHr = d.clock.hrNow();
     const now = d.clock.now();
-    const lat: Array<{ msg_id: string; latency_ms: number }> = [];
+    const lat: Array<{ msg_id: string; latency_ms: number }> | undefined = d.onCommitted ? [] : undefined;
     const interval = d.eventIntervalMs ?? 250;
-    batch.forEach((it, i) => {
+    // live figures need only each machine's newest reading of the batch
+    const newest = new Map<string, number>();
+    const perMachine = new Map<string, number>();
+    for (let i = 0; i < batch.length; i++) {
+      const it = batch[i]!;
       it.resolve();
       const ms = nowHr - it.recvHr;
-      lat.push({ msg_id: it.msg_id, latency_ms: ms });
-      d.metrics.decisionLatency.observe({ kind: 'sensors' }, ms / 1000);
-      const s = this.state.get(`${it.line}/${it.machine.id}`)!;
+      lat?.push({ msg_id: it.msg_id, latency_ms: ms });
+      this.sensorLatency.observe(ms / 1000);
+      const key = `${it.line}/${it.machine.id}`;
+      newest.set(key, i);
+      perMachine.set(key, (perMachine.get(key) ?? 0) + 1);
+    }
+    for (const [key, i] of newest) {
+      const it = batch[i]!;
+      const s = this.state.get(key)!;
       const p = probs[i];
-      d.stats.machine({ line: it.line, machine: it.machine.id, ts: it.ts, values: it.values, probability: p, decision: p === undefined ? undefined : s.rule.active ? 'ALERT' : 'PASS', alert_active: s.rule.active });
+      const decision = decided[i];
+      d.stats.machine({ line: it.line, machine: it.machine.id, ts: it.ts, values: it.values, probability: p, decision, alert_active: decision === 'ALERT' }, perMachine.get(key) ?? 1);
       if (now - s.lastEventAt >= interval) {
         s.lastEventAt = now;
-        d.bus.publish({ type: 'machine', ts: it.ts, line: it.line, machine: it.machine.id, values: it.values, model: it.machine.model, ...(p !== undefined ? { probability: p, decision: s.rule.active ? 'ALERT' as const : 'PASS' as const } : {}) });
+        d.bus.publish({ type: 'machine', ts: it.ts, line: it.line, machine: it.machine.id, values: it.values, model: it.machine.model, ...(p !== undefined && decision ? { probability: p, decision } : {}) });
       }
-    });
+    }
+    d.stats.readingsTotal += batch.length;
     const alerted = new Set(alerts.map((a) => `${a.alert.line}/${a.alert.source}/${a.alert.ts}`));
     for (const x of published) {
       // when the same reading raised an alert, its webhooks get the alert (with explanation), not the decision too
@@ -328,6 +347,6 @@ export class MachinePipeline {
       d.actions.run(actions, { ts: x.it.ts, line: x.it.line, source: x.it.machine.id, decision: x.decision, reason: x.reason, probability: x.p });
     }
     for (const a of alerts) d.alerts.announce(a.alert, a.actions);
-    d.onCommitted?.(lat);
+    if (lat) d.onCommitted?.(lat);
   }
 }

@@ -57,10 +57,10 @@ export class LiveStats {
     if (i) s.recent.splice(0, i);
   }
 
-  machine(m: Omit<MachineSnapshot, 'readings'>): void {
+  /** The newest reading of a machine (readingsTotal is counted by the caller). */
+  machine(m: Omit<MachineSnapshot, 'readings'>, readings = 1): void {
     const prev = this.machines.get(`${m.line}/${m.machine}`);
-    this.machines.set(`${m.line}/${m.machine}`, { ...m, readings: (prev?.readings ?? 0) + 1 });
-    this.readingsTotal++;
+    this.machines.set(`${m.line}/${m.machine}`, { ...m, readings: (prev?.readings ?? 0) + readings });
   }
 
   setAccuracy(rows: AccuracyRow[]): void {
