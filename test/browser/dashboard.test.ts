@@ -162,6 +162,20 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       await page.screenshot({ path: path.join(OUT, 'dashboard-1920x1080.png') });
       expect(errors).toEqual([]);
       await page.close();
+
+      // the wall-screen view: no labelling, and everything on one 1920x1080 screen
+      const wall = await browser.newPage({ viewport: { width: 1920, height: 1080 } });
+      const wallErrors = watchErrors(wall);
+      await wall.goto(`${line.url}/?view=wall`);
+      await wall.waitForSelector('#conn[data-state="live"]', { timeout: 15_000 });
+      await wall.waitForSelector('#pchart canvas');
+      await wall.waitForSelector('#machines-chart canvas');
+      await wall.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('#strip figure.frame img')].some((i) => i.complete && i.naturalWidth > 0), undefined, { timeout: 10_000 });
+      expect(await wall.locator('.p-qa').isVisible()).toBe(false);
+      expect(await wall.evaluate(() => document.documentElement.scrollHeight)).toBeLessThanOrEqual(1080);
+      await wall.screenshot({ path: path.join(OUT, 'dashboard-wall-1920x1080.png') });
+      expect(wallErrors).toEqual([]);
+      await wall.close();
     });
   });
 

@@ -59,6 +59,7 @@ export class MachinesPanel {
     private readonly tableEl: HTMLElement,
     private readonly captionEl: HTMLElement,
     private readonly windowMinutes = 10,
+    private readonly heightPx = 190,
   ) {}
 
   /** Chart the failure probability (`probability`) or one sensor value key. */
@@ -149,7 +150,7 @@ export class MachinesPanel {
         series: [{}, ...names.map((n, i) => ({ label: n, stroke: THEME.series[i % THEME.series.length], width: 2, spanGaps: true, points: { show: false } }))],
       },
       data,
-      190,
+      this.heightPx,
     );
   }
 

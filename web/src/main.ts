@@ -21,6 +21,12 @@ import type { Alert, LineEvent, LineSummary, Part } from './types.ts';
 const OPERATOR_KEY = 'linesight.operator';
 
 const token = initToken();
+/**
+ * `?view=wall`: the unattended wall screen — line, control chart, machines, alerts and accuracy on
+ * one 1920x1080 screen without scrolling; no labelling there (nobody at the keyboard).
+ */
+const wall = new URL(window.location.href).searchParams.get('view') === 'wall';
+if (wall) document.body.classList.add('wall');
 const statusEl = byId('conn');
 const messagesEl = byId('messages');
 const operatorEl = byId<HTMLInputElement>('operator');
@@ -82,12 +88,18 @@ function explain(what: string, e: unknown): void {
 
 const overview = new OverviewPanel(byId('stations'), byId('totals'));
 const labelling = new LabellingPanel(byId('qa-queue'), byId('qa-detail'), byId<HTMLInputElement>('qa-only-defects'), who, (m) => notify(m));
-const strip = new StripPanel(byId('strip'), 12, (id) => {
-  void labelling.select(id);
-  byId('qa').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
-});
-const pchart = new PChartPanel(byId('pchart'), byId('pchart-rules'), byId<HTMLSelectElement>('pchart-station'), byId<HTMLSelectElement>('pchart-interval'));
-const machines = new MachinesPanel(byId('machines-chart'), byId('machines-table'), byId('machines-caption'));
+const strip = new StripPanel(
+  byId('strip'),
+  12,
+  wall
+    ? undefined
+    : (id) => {
+        void labelling.select(id);
+        byId('qa').scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+      },
+);
+const pchart = new PChartPanel(byId('pchart'), byId('pchart-rules'), byId<HTMLSelectElement>('pchart-station'), byId<HTMLSelectElement>('pchart-interval'), 40, wall ? 330 : 210);
+const machines = new MachinesPanel(byId('machines-chart'), byId('machines-table'), byId('machines-caption'), 10, wall ? 240 : 190);
 const alerts = new AlertsPanel(byId('alerts'), who, (n) => overview.setOpenAlerts(n), (m) => notify(m));
 const alertsHistory = byId<HTMLInputElement>('alerts-history');
 alertsHistory.addEventListener('change', () => alerts.setHistory(alertsHistory.checked));
@@ -236,7 +248,7 @@ const stream = connectEvents({
   onState,
 });
 models.start();
-window.addEventListener('keydown', (ev) => labelling.onKey(ev));
+if (!wall) window.addEventListener('keydown', (ev) => labelling.onKey(ev));
 
 const clockEl = byId('clock');
 const idleEl = byId('idle');

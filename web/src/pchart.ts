@@ -58,6 +58,7 @@ export class PChartPanel {
     private readonly stationSelect: HTMLSelectElement,
     private readonly intervalSelect: HTMLSelectElement,
     private readonly points = 40,
+    private readonly heightPx = 210,
   ) {
     this.intervalS = Number(intervalSelect.value) || 10;
     stationSelect.addEventListener('change', () => {
@@ -135,7 +136,7 @@ export class PChartPanel {
           { label: 'rule broken', stroke: THEME.violation, width: 0, paths: () => null, points: { show: true, size: 16, width: 3, stroke: THEME.violation, fill: 'transparent' } },
         ],
       };
-      this.chart = new ResponsiveChart(this.plotEl, opts, data, 210);
+      this.chart = new ResponsiveChart(this.plotEl, opts, data, this.heightPx);
     } else {
       this.chart.setData(data);
     }
@@ -151,7 +152,8 @@ export class PChartPanel {
       return;
     }
     if (broken.length === 0) {
-      replaceChildren(this.listEl, h('p', { class: 'ok' }, `✓ In control: no Western Electric rule broken in the last ${chart.points.length} intervals (p̄ ${pct(chart.cl)}).`));
+      const withParts = chart.points.filter((p) => p.n > 0).length;
+      replaceChildren(this.listEl, h('p', { class: 'ok' }, `✓ In control: no Western Electric rule broken in ${withParts} interval${withParts === 1 ? '' : 's'} with parts (p̄ ${pct(chart.cl)}).`));
       return;
     }
     replaceChildren(
