@@ -135,6 +135,17 @@ export class ModelManager implements InferenceService {
   async poll(): Promise<void> {
     if (this.polling) return this.polling;
     this.polling = (async () => {
+      if (this.opts.models === undefined && !this.closed) {
+        // Serving the whole repository: a model folder that appears is loaded (an unloaded one keeps its entry).
+        try {
+          for (const name of await this.repo.listModels()) {
+            if (this.entries.has(name)) continue;
+            await this.loadModel(name).catch((err) => this.log.warn({ model: name, err: toLsError(err).message }, 'new model failed to load'));
+          }
+        } catch (err) {
+          this.log.warn({ err: toLsError(err).message }, 'repository listing failed');
+        }
+      }
       for (const [name, e] of this.entries) {
         if (!e.wanted || this.closed) continue;
         try {
@@ -300,10 +311,15 @@ export class ModelManager implements InferenceService {
   /** Bring one model's loaded versions in line with `wanted` and its version policy. */
   private async reconcile(name: string, e: ModelEntry): Promise<void> {
     let target: number[] = [];
+    let onDisk: Set<number> | undefined;
+    let exists = true;
     if (e.wanted && !this.closed) {
-      const available = await this.repo.listVersions(name);
-      const { manifest } = await this.repo.readManifest(name);
-      target = selectVersions(manifest.version_policy, available);
+      // A model folder or version folder removed from the repository is unloaded, as Triton does.
+      exists = await this.repo.hasModel(name);
+      const available = exists ? await this.repo.listVersions(name) : [];
+      onDisk = new Set(available);
+      for (const v of [...e.failed.keys()]) if (!onDisk.has(v)) e.failed.delete(v);
+      if (exists) target = selectVersions((await this.repo.readManifest(name)).manifest.version_policy, available);
       for (const v of target) {
         if (e.versions.get(v)?.state === 'READY') continue;
         const resolved = withServingThreads(await this.repo.resolve({ name, version: v }));
@@ -331,10 +347,15 @@ export class ModelManager implements InferenceService {
     for (const [v, served] of [...e.versions]) {
       if (keep.has(v)) continue;
       // While no target version could load, keep serving the old one rather than nothing.
-      if (e.wanted && !hasReadyTarget && served.state === 'READY') continue;
+      if (e.wanted && !hasReadyTarget && served.state === 'READY' && (onDisk?.has(v) ?? true)) continue;
       await served.unload();
       e.versions.delete(v);
       this.log.info({ model: name, version: v }, 'model version unloaded');
+      this.updateGauge();
+    }
+    if (!exists) {
+      // Forgotten entirely, so readiness no longer waits for it.
+      this.entries.delete(name);
       this.updateGauge();
     }
   }

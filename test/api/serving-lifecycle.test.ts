@@ -1,5 +1,5 @@
 /** Model lifecycle: version policy, polling for new versions, zero-failure swaps, bounded memory over load/unload cycles. */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ModelRepository } from '../../src/repository/repository.ts';
@@ -53,6 +53,19 @@ describe('ModelManager lifecycle', () => {
     expect(m.status().filter((s) => s.name === 'tiny').map((s) => `${s.version}:${s.state}`)).toEqual(['2:READY']);
   });
 
+  it('serving the whole repository, a model folder that appears is loaded on the next poll', async () => {
+    const root = makeServingRepo();
+    const m = await ModelManager.create({ repo: await ModelRepository.open(root), backend: await getBackend() });
+    managers.push(m);
+    expect(m.readyVersions('wide')).toEqual([]);
+    writeWideModel(root);
+    await m.poll();
+    expect(m.readyVersions('wide')).toEqual([1]);
+    await m.unloadModel('echo');
+    await m.poll();
+    expect(m.readyVersions('echo')).toEqual([]); // explicitly unloaded stays unloaded
+  });
+
   it('a broken new version is UNAVAILABLE with a reason and the old one keeps serving', async () => {
     const root = makeServingRepo({ tinyVersions: [1] });
     const m = await manager(root);
@@ -64,6 +77,21 @@ describe('ModelManager lifecycle', () => {
     expect(v2?.state).toBe('UNAVAILABLE');
     expect(v2?.reason).toMatch(/ONNX|corrupt/i);
     expect((await m.inferTensors('tiny', image())).version).toBe(1);
+  });
+
+  it('unloads versions and models removed from the repository', async () => {
+    const root = makeServingRepo({ tinyVersions: [1, 2], tinyConfig: { version_policy: { all: true } } });
+    const m = await manager(root);
+    expect(m.readyVersions('tiny')).toEqual([1, 2]);
+    rmSync(path.join(root, 'tiny', '2'), { recursive: true });
+    await m.poll();
+    expect(m.readyVersions('tiny')).toEqual([1]);
+    rmSync(path.join(root, 'tiny'), { recursive: true });
+    await m.poll();
+    expect(m.readyVersions('tiny')).toEqual([]);
+    await expect(m.inferTensors('tiny', image())).rejects.toMatchObject({ code: 'LS_ERR_MODEL_NOT_FOUND' });
+    expect(m.isReady()).toBe(true);
+    expect(m.status()).toEqual([]);
   });
 
   it('swaps to a new version under load with zero failed requests; the old session is released', async () => {
