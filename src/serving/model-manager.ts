@@ -3,8 +3,6 @@
  * each, follows each model's version_policy, polls the repository for new versions and swaps them in
  * (the new version loads before the old one unloads; requests on the old one finish first).
  */
-import { promises as fs } from 'node:fs';
-import os from 'node:os';
 import { LsError, toLsError } from '../core/errors.ts';
 import { systemClock, type Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
@@ -12,7 +10,7 @@ import { silentLogger } from '../core/log.ts';
 import type { Prediction } from '../pipeline/post/predict.ts';
 import type { RawRow } from '../pipeline/pre/tabular.ts';
 import type { Manifest } from '../repository/manifest.ts';
-import { assertModelName, deepFreeze, type ModelRepository, type ResolvedModel } from '../repository/repository.ts';
+import { assertModelName, type ModelRepository } from '../repository/repository.ts';
 import type { InferenceBackend } from '../runtime/backend.ts';
 import type { Tensor } from '../runtime/tensor.ts';
 import { Semaphore } from '../scheduling/semaphore.ts';
@@ -21,12 +19,12 @@ import type { Metrics } from '../monitoring/metrics.ts';
 import type { InferenceService, InspectResult, ModelVersionStatus } from './inference-service.ts';
 import { ServedVersion } from './served-version.ts';
 import { ThreadedBackend } from './threads/threaded-session.ts';
-import { PreprocessPool } from './threads/preprocess-pool.ts';
+import { fileSignature, withServingThreads } from './version-files.ts';
 
-/** Something that records who changed what (the security engineer's AuditLog fits). */
-export interface AuditSink {
-  append(e: { actor: string; action: string; target: string; details?: unknown }): Promise<void> | void;
-}
+export type { AuditSink } from './audit-sink.ts';
+/** Re-exported: the doctor command reports the thread settings the server will use. */
+export { withServingThreads };
+import { PreprocessPool } from './threads/preprocess-pool.ts';
 
 export interface ModelManagerOptions {
   readonly repo: ModelRepository;
@@ -374,26 +372,5 @@ export class ModelManager implements InferenceService {
     this.pollTimer = this.clock.setTimeout(() => {
       void this.poll().finally(() => this.schedulePoll());
     }, ms);
-  }
-}
-
-/**
- * `intra_op_threads: 0` (auto) means all cores to onnxruntime, whose spinning threads then starve the
- * event loop that parses requests and decodes images. In the server, auto means cores - 1 (at least 1),
- * split over the session instances. Measured on 2 cores: /v2 infer 26 -> 104 img/s.
- */
-export function withServingThreads(r: ResolvedModel, cores = os.availableParallelism()): ResolvedModel {
-  const ex = r.manifest.execution;
-  if (ex.intra_op_threads !== 0) return r;
-  const intra = Math.max(1, Math.floor((cores - 1) / ex.instances));
-  return { ...r, manifest: deepFreeze({ ...r.manifest, execution: { ...ex, intra_op_threads: intra } }) };
-}
-
-async function fileSignature(p: string): Promise<string> {
-  try {
-    const st = await fs.stat(p);
-    return `${st.size}:${st.mtimeMs}`;
-  } catch {
-    return 'missing';
   }
 }

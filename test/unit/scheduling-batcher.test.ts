@@ -211,7 +211,7 @@ describe('version policy and semaphore', () => {
 });
 
 describe('serving thread policy', async () => {
-  const { withServingThreads } = await import('../../src/serving/model-manager.ts');
+  const { withServingThreads } = await import('../../src/serving/version-files.ts');
   const { manifestSchema } = await import('../../src/repository/manifest.ts');
   const resolved = (execution: Record<string, unknown>) => ({
     name: 'm', version: 1, modelPath: '', versionDir: '', configPath: '',
