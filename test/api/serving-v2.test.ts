@@ -199,3 +199,31 @@ describe('backpressure over HTTP', () => {
     }
   });
 });
+
+describe('dynamic batching over HTTP', () => {
+  it('8 concurrent requests are merged into one batch of the preferred size 8', async () => {
+    const app8 = await buildApp({
+      repoDir: makeServingRepo({ tinyConfig: { max_batch_size: 16, dynamic_batching: { preferred_batch_sizes: [8], max_queue_delay_ms: 60_000 } } }),
+      inferenceThreads: false,
+    });
+    try {
+      const rs = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          app8.app.inject({ method: 'POST', url: '/v2/models/tiny/infer', payload: { inputs: [{ name: 'image', shape: [1, 1, 8, 8], datatype: 'FP32', data: new Array(64).fill(i / 8) }] } }),
+        ),
+      );
+      expect(rs.map((r) => r.statusCode)).toEqual(new Array(8).fill(200));
+      // each request got its own row back, not a neighbour's
+      const firsts = rs.map((r) => r.json().outputs[0].data[0] as number);
+      expect(new Set(firsts).size).toBe(8);
+      // the model is linear in its input, so the rows must be in request order (strictly monotonic)
+      const diffs = firsts.slice(1).map((v, i) => Math.sign(v - firsts[i]!));
+      expect(new Set(diffs).size).toBe(1);
+      const text = await app8.metrics.text();
+      expect(text).toMatch(/linesight_batch_size_count\{model="tiny",version="1"\} 1\n/);
+      expect(text).toMatch(/linesight_batch_size_sum\{model="tiny",version="1"\} 8\n/);
+    } finally {
+      await app8.dispose();
+    }
+  });
+});
