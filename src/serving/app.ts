@@ -23,6 +23,7 @@ import { v2HealthRoutes } from './routes/v2/health.ts';
 import { v2InferRoutes } from './routes/v2/infer.ts';
 import { v2MetadataRoutes } from './routes/v2/metadata.ts';
 import { v2RepositoryRoutes } from './routes/v2/repository.ts';
+import { v2StatsRoutes } from './routes/v2/stats.ts';
 import type {} from './fastify-types.ts';
 
 /** Default largest body: a batch of 32 224x224 FP32 images is 6.4 MB; leave room. */
@@ -123,6 +124,7 @@ export async function buildApp(opts: AppOptions): Promise<BuiltApp> {
   });
 
   await app.register(v2HealthRoutes, { closing: () => closing });
+  await app.register(v2StatsRoutes);
   await app.register(v2MetadataRoutes);
   await app.register(v2InferRoutes);
   await app.register(v2RepositoryRoutes, { ...(opts.audit ? { audit: opts.audit } : {}) });

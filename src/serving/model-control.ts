@@ -1,6 +1,7 @@
 /** Repository control beyond plain inference (load/unload/index, readiness), offered by the ModelManager. */
 import type { IndexEntry } from './model-manager.ts';
 import type { InferenceService } from './inference-service.ts';
+import type { ModelStats } from './version-stats.ts';
 
 export interface ModelControl {
   loadModel(name: string): Promise<void>;
@@ -8,6 +9,7 @@ export interface ModelControl {
   index(opts?: { ready?: boolean }): Promise<IndexEntry[]>;
   isReady(): boolean;
   readyVersions(name: string): number[];
+  stats(name?: string, version?: number): ModelStats[];
 }
 
 /** Whether a service also offers repository control. */

@@ -20,6 +20,7 @@ import type { InferenceService, InspectResult, ModelVersionStatus } from './infe
 import { ServedVersion } from './served-version.ts';
 import { ThreadedBackend } from './threads/threaded-session.ts';
 import { fileSignature, withServingThreads } from './version-files.ts';
+import type { ModelStats } from './version-stats.ts';
 
 export type { AuditSink } from './audit-sink.ts';
 /** Re-exported: the doctor command reports the thread settings the server will use. */
@@ -179,6 +180,16 @@ export class ModelManager implements InferenceService {
       for (const [version, f] of e.failed) if (!e.versions.has(version)) out.push({ name, version, state: 'UNAVAILABLE', reason: f.reason });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name) || a.version - b.version);
+  }
+
+  /** Triton-style statistics of the loaded versions (all, one model, or one version). */
+  stats(name?: string, version?: number): ModelStats[] {
+    const out: ModelStats[] = [];
+    for (const [n, e] of this.entries) {
+      if (name !== undefined && n !== name) continue;
+      for (const v of e.versions.values()) if (version === undefined || v.version === version) out.push(v.stats.snapshot());
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name) || Number(a.version) - Number(b.version));
   }
 
   /** True when every model asked for has at least one READY version and nothing is loading. */

@@ -21,6 +21,7 @@ import type { Semaphore } from '../scheduling/semaphore.ts';
 import type { PreprocessPool } from './threads/preprocess-pool.ts';
 import type { Metrics } from '../monitoring/metrics.ts';
 import type { InspectResult, ModelState } from './inference-service.ts';
+import { VersionStats } from './version-stats.ts';
 
 interface BatchItem {
   readonly feeds: Readonly<Record<string, Tensor>>;
@@ -42,11 +43,15 @@ export class ServedVersion implements Disposable {
   private leaseWaiters: Array<() => void> = [];
   private batcher: DynamicBatcher<BatchItem, Record<string, Tensor>> | undefined;
   private instances: LoadedModel[] = [];
+  /** Triton-style statistics of this version. */
+  readonly stats: VersionStats;
 
   constructor(
     readonly resolved: ResolvedModel,
     private readonly deps: { backend: InferenceBackend; clock: Clock; metrics?: Metrics; preprocess: Semaphore; pool?: PreprocessPool },
-  ) {}
+  ) {
+    this.stats = new VersionStats(resolved.name, resolved.version);
+  }
 
   get name(): string {
     return this.resolved.name;
@@ -110,9 +115,15 @@ export class ServedVersion implements Disposable {
 
   private async runBatch(items: readonly BatchItem[], instance: number): Promise<Array<Record<string, Tensor>>> {
     const model = this.instances[instance] ?? this.model;
+    const clock = this.deps.clock;
+    const t0 = clock.hrNow();
     const feeds = concatFeeds(items.map((i) => i.feeds));
+    const t1 = clock.hrNow();
     const outputs = await model.infer(feeds, items[0]!.outputs);
-    return splitOutputs(outputs, items.map((i) => i.rows));
+    const t2 = clock.hrNow();
+    const split = splitOutputs(outputs, items.map((i) => i.rows));
+    this.stats.batch(items.reduce((a, i) => a + i.rows, 0), items.length, t1 - t0, t2 - t1, clock.hrNow() - t2);
+    return split;
   }
 
   /** Raw tensors through the batcher; `rows` = the batch dimension of the feeds (1 without batching). */
@@ -123,10 +134,18 @@ export class ServedVersion implements Disposable {
     const first = Object.values(feeds)[0];
     const rows = batched ? (first?.shape[0] ?? 1) : 1;
     const depth = { model: this.name, version: String(this.version) };
+    const clock = this.deps.clock;
+    const t0 = clock.hrNow();
     const p = b.submit({ feeds, rows, outputs }, rows, batched ? batchKey(feeds, outputs) : 'unbatched');
     this.deps.metrics?.queueDepth.set(depth, b.depth);
-    const r = await p;
-    return { outputs: r.value, queue_ms: r.queueMs, inference_ms: r.runMs };
+    try {
+      const r = await p;
+      this.stats.request(true, clock.hrNow() - t0, r.queueMs, clock.now());
+      return { outputs: r.value, queue_ms: r.queueMs, inference_ms: r.runMs };
+    } catch (e) {
+      this.stats.request(false, clock.hrNow() - t0, undefined, clock.now());
+      throw e;
+    }
   }
 
   /** One image: preprocess (several in flight across requests), batched forward, postprocess. */

@@ -35,6 +35,7 @@ describe('health and metadata', () => {
     expect(typeof b.version).toBe('string');
     expect(b.extensions).toContain('binary_tensor_data');
     expect(b.extensions).toContain('model_repository');
+    expect(b.extensions).toContain('statistics');
   });
 
   it('model metadata lists versions as strings and tensors with -1 for the batch dimension', async () => {
@@ -124,6 +125,30 @@ describe('infer', () => {
     expect(tail.readUInt32LE(4)).toBe(Buffer.byteLength('héllo'));
     expect(tail.subarray(8, 8 + 6).toString()).toBe('héllo');
     expect(header.outputs[2].data).toEqual([1.5, -2, 3.25, 0]);
+  });
+});
+
+describe('statistics extension', () => {
+  it('GET /v2/models/{m}/stats reports counts and durations per version in Triton\'s shape', async () => {
+    const img = { inputs: [{ name: 'image', shape: [2, 1, 8, 8], datatype: 'FP32', data: new Array(128).fill(0.2) }] };
+    expect((await inject({ method: 'POST', url: '/v2/models/tiny/versions/1/infer', payload: img })).statusCode).toBe(200);
+    const b = (await inject({ method: 'GET', url: '/v2/models/tiny/versions/1/stats' })).json();
+    expect(Object.keys(b)).toEqual(['model_stats']);
+    expect(b.model_stats).toHaveLength(1);
+    const s = b.model_stats[0];
+    expect(Object.keys(s).sort()).toEqual(['batch_stats', 'execution_count', 'inference_count', 'inference_stats', 'last_inference', 'name', 'version']);
+    expect(s).toMatchObject({ name: 'tiny', version: '1' });
+    expect(s.inference_count).toBeGreaterThanOrEqual(2);
+    expect(s.execution_count).toBeGreaterThanOrEqual(1);
+    expect(s.last_inference).toBeGreaterThan(0);
+    for (const k of ['success', 'fail', 'queue', 'compute_input', 'compute_infer', 'compute_output']) {
+      expect(Object.keys(s.inference_stats[k]).sort()).toEqual(['count', 'ns']);
+    }
+    expect(s.inference_stats.success.count).toBeGreaterThanOrEqual(1);
+    expect(s.batch_stats.some((x: { batch_size: number }) => x.batch_size === 2)).toBe(true);
+    const all = (await inject({ method: 'GET', url: '/v2/models/stats' })).json();
+    expect(all.model_stats.map((x: { name: string; version: string }) => `${x.name}:${x.version}`)).toEqual(['echo:1', 'tiny:1', 'tiny:2']);
+    expect((await inject({ method: 'GET', url: '/v2/models/ghost/stats' })).statusCode).toBe(404);
   });
 });
 

@@ -13,7 +13,7 @@ import { hasModelControl } from '../../model-control.ts';
 const pkg = createRequire(import.meta.url)('../../../../package.json') as { version: string };
 
 /** Extensions of the protocol this server implements. */
-export const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository'] as const;
+export const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'] as const;
 
 /** The v2 tensor metadata of a config entry: the batch dimension (-1) first when the model batches. */
 export function tensorMetadata(m: Manifest, specs: readonly TensorSpec[]): Array<{ name: string; datatype: string; shape: number[] }> {
