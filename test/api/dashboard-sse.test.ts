@@ -73,11 +73,14 @@ describe('dashboard event stream client', () => {
     expect(c.states).toContain('reconnecting');
   });
 
-  it('reconnects when an open stream stays silent', async () => {
+  it('reconnects when an open stream carries no events, even while heartbeats keep the socket warm', async () => {
+    const timers: Array<ReturnType<typeof setInterval>> = [];
     const url = await serve((n, res) => {
-      // never ends, never sends after the first event: only the watchdog can notice
+      // never ends, one event and then only heartbeat comments: only the watchdog can notice
       res.write(stats(n));
+      timers.push(setInterval(() => res.write(': heartbeat\n\n'), 50));
     });
+    server!.on('close', () => timers.forEach(clearInterval));
     const c = collect(url, 300);
     await c.secondOpen;
     expect(c.opens).toEqual([false, true]);

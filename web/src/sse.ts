@@ -25,9 +25,11 @@ export interface EventStreamOptions {
   /** Backoff ceiling for reconnect attempts, ms. */
   readonly maxDelayMs?: number;
   /**
-   * Reconnect when an open stream has been silent this long, ms (default 45 s). The line sends a
-   * stats event every second and a heartbeat every 15 s, so silence means a dead connection that
-   * neither side noticed (a pulled cable, a sleeping laptop, a proxy that dropped it).
+   * Reconnect when an open stream has carried no event this long, ms (default 15 s). The line sends
+   * a stats event every second, so silence means a dead connection that neither side noticed (a
+   * pulled cable, a sleeping laptop, a proxy that dropped it) or a server on its way down; then
+   * letting go of the connection also lets that server finish closing. Heartbeat comments do not
+   * count: a server that only keeps the socket warm is not sending the line.
    */
   readonly silenceMs?: number;
 }
@@ -104,7 +106,7 @@ export function connectEvents(opts: EventStreamOptions): EventStream {
   let abort: AbortController | undefined;
   let live = false;
   let lastActivity = Date.now();
-  const silenceMs = opts.silenceMs ?? 45_000;
+  const silenceMs = opts.silenceMs ?? 15_000;
   const alive = (): void => {
     lastActivity = Date.now();
   };
@@ -166,8 +168,10 @@ export function connectEvents(opts: EventStreamOptions): EventStream {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        alive();
-        for (const m of parser.push(value)) dispatch(opts, m.event, m.data);
+        for (const m of parser.push(value)) {
+          alive();
+          dispatch(opts, m.event, m.data);
+        }
       }
     } catch {
       // network error or abort: handled below
