@@ -16,7 +16,8 @@ function lineOf(e: LineEvent): string | undefined {
 export function eventsRoutes(o: LineHttpOptions & { heartbeatMs?: number }): FastifyPluginAsync {
   return async (app) => {
     const open = new Set<() => void>();
-    app.addHook('onClose', async () => {
+    // before the server waits for its connections to end: live streams never end by themselves
+    app.addHook('preClose', async () => {
       for (const close of [...open]) close();
     });
 
