@@ -4,16 +4,18 @@
  *  2. LineSight POST /v2/models/steel-surface/infer with binary tensors, concurrency 16;
  *  3. LineSight POST /v1/inspect/steel-surface from 640x480 JPEG bytes, concurrency 8;
  *  4. the spec's Python pipeline (cv2 + ToTensor + PyTorch, same weights) when /usr/bin/python3 has torch.
+ *  2b/3c. the same with execution.instances: 2 (a temporary copy of the model with that config);
  * Environment: BENCH_SECONDS (per phase, default 10), BENCH_REPO (default ./models).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { Pool } from 'undici';
+import YAML from 'yaml';
 import { ModelRepository } from '../src/repository/repository.ts';
 import { getBackend } from '../src/runtime/index.ts';
 import { LoadedModel } from '../src/pipeline/model.ts';
@@ -110,6 +112,47 @@ async function load(concurrency: number, fn: (i: number) => Promise<void>): Prom
   return { ips: lat.length / ((performance.now() - t0) / 1000), lat, errors };
 }
 
+/** Start `linesight serve` on a repository, give a 16-connection pool to `fn`, stop it afterwards. */
+async function withServer(repo: string, extra: string[], fn: (pool: Pool) => Promise<void>): Promise<void> {
+  const server = await startServerProcess(repo, extra);
+  const pool = new Pool(server.url, { connections: 16, pipelining: 1 });
+  try {
+    await fn(pool);
+  } finally {
+    await pool.close();
+    await server.stop();
+  }
+}
+
+/** Phase 2: POST /v2/models/{m}/infer with one binary FP32 image tensor per request, concurrency 16. */
+async function v2Phase(pool: Pool, name: string): Promise<Row> {
+  const x = new Float32Array(224 * 224).fill(0.5);
+  const header = Buffer.from(JSON.stringify({
+    inputs: [{ name: 'image', shape: [1, 1, 224, 224], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
+    outputs: [{ name: 'logits', parameters: { binary_data: true } }],
+  }));
+  const body = Buffer.concat([header, Buffer.from(x.buffer)]);
+  const infer = async () => {
+    const r = await pool.request({ method: 'POST', path: `/v2/models/${MODEL}/infer`, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, body });
+    await r.body.arrayBuffer();
+    if (r.statusCode !== 200) throw new Error(String(r.statusCode));
+  };
+  for (let i = 0; i < 32; i++) await infer();
+  const res = await load(16, infer);
+  const after = await (await pool.request({ method: 'GET', path: '/metrics' })).body.text();
+  const totalMs = histMeanMs(after, 'linesight_total_duration_seconds');
+  const inferMs = histMeanMs(after, 'linesight_inference_duration_seconds');
+  const queueMs = histMeanMs(after, 'linesight_queue_duration_seconds');
+  const batch = histMeanMs(after, 'linesight_batch_size') / 1000;
+  return {
+    name,
+    imgPerS: res.ips,
+    p50: percentile(res.lat, 0.5),
+    p99: percentile(res.lat, 0.99),
+    note: `server: total ${totalMs.toFixed(1)} ms = batch run ${inferMs.toFixed(1)} + overhead ${(totalMs - inferMs).toFixed(1)} (queue ${queueMs.toFixed(1)}); mean batch ${batch.toFixed(1)}; errors ${res.errors}`,
+  };
+}
+
 /** Phase 3: POST /v1/inspect with JPEG bytes at concurrency 8. */
 async function inspectPhase(pool: Pool, jpegs: Buffer[], name: string, note: string): Promise<Row> {
   const inspect = async (i: number) => {
@@ -130,8 +173,8 @@ function histMeanMs(text: string, name: string): number {
 }
 
 /** `linesight serve` in a child process on a free port; resolves once it prints its URL. */
-async function startServerProcess(extra: string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, ['bin/linesight.mjs', 'serve', '--repo', REPO, '--port', '0', '--poll', '0', '--log-level', 'warn', ...extra], {
+async function startServerProcess(repo: string, extra: string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, ['bin/linesight.mjs', 'serve', '--repo', repo, '--port', '0', '--poll', '0', '--log-level', 'warn', ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -174,53 +217,28 @@ async function main(): Promise<void> {
   const one = await bareOrt(resolved.modelPath);
   rows.push(one.row);
 
-  process.stderr.write('bench: 2/4 /v2 infer, binary tensors, concurrency 16\n');
+  process.stderr.write('bench: 2/4 /v2 infer, binary tensors, concurrency 16; 3/4 /v1/inspect, concurrency 8\n');
   // The server runs in its own process, as in production; this process only generates load.
-  const server = await startServerProcess();
-  const pool = new Pool(server.url, { connections: 16, pipelining: 1 });
-  const metricsText = async () => (await (await pool.request({ method: 'GET', path: '/metrics' })).body.text());
-  try {
-    const x = new Float32Array(224 * 224).fill(0.5);
-    const header = Buffer.from(JSON.stringify({
-      inputs: [{ name: 'image', shape: [1, 1, 224, 224], datatype: 'FP32', parameters: { binary_data_size: x.byteLength } }],
-      outputs: [{ name: 'logits', parameters: { binary_data: true } }],
-    }));
-    const body = Buffer.concat([header, Buffer.from(x.buffer)]);
-    const infer = async () => {
-      const r = await pool.request({ method: 'POST', path: `/v2/models/${MODEL}/infer`, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, body });
-      await r.body.arrayBuffer();
-      if (r.statusCode !== 200) throw new Error(String(r.statusCode));
-    };
-    for (let i = 0; i < 32; i++) await infer();
-    const two = await load(16, infer);
-    const after = await metricsText();
-    const totalMs = histMeanMs(after, 'linesight_total_duration_seconds');
-    const inferMs = histMeanMs(after, 'linesight_inference_duration_seconds');
-    const queueMs = histMeanMs(after, 'linesight_queue_duration_seconds');
-    const batch = histMeanMs(after, 'linesight_batch_size') / 1000;
-    rows.push({
-      name: '2. LineSight /v2 infer, binary, concurrency 16',
-      imgPerS: two.ips,
-      p50: percentile(two.lat, 0.5),
-      p99: percentile(two.lat, 0.99),
-      note: `server: total ${totalMs.toFixed(1)} ms = batch run ${inferMs.toFixed(1)} + overhead ${(totalMs - inferMs).toFixed(1)} (queue ${queueMs.toFixed(1)}); mean batch ${batch.toFixed(1)}; errors ${two.errors}`,
-    });
-
-    process.stderr.write('bench: 3/4 /v1/inspect from 640x480 JPEG, concurrency 8\n');
+  await withServer(REPO, [], async (pool) => {
+    rows.push(await v2Phase(pool, '2. LineSight /v2 infer, binary, concurrency 16'));
     rows.push(await inspectPhase(pool, jpegs, '3. LineSight /v1/inspect, 640x480 JPEG, concurrency 8', 'preprocessing on the main thread, 4 images in flight'));
-  } finally {
-    await pool.close();
-    await server.stop();
-  }
+  });
   process.stderr.write('bench: 3b/4 /v1/inspect with a preprocessing pool of 2 worker threads\n');
-  const server2 = await startServerProcess(['--preprocess-threads', '2']);
-  const pool2 = new Pool(server2.url, { connections: 8, pipelining: 1 });
-  try {
-    rows.push(await inspectPhase(pool2, jpegs, '3b. same, preprocessing in 2 worker threads', 'serve --preprocess-threads 2'));
-  } finally {
-    await pool2.close();
-    await server2.stop();
-  }
+  await withServer(REPO, ['--preprocess-threads', '2'], async (pool) => {
+    rows.push(await inspectPhase(pool, jpegs, '3b. same, preprocessing in 2 worker threads', 'serve --preprocess-threads 2'));
+  });
+  // The same model with execution.instances: 2 (two session threads of one intra-op thread each).
+  const repo2 = path.join(work, 'repo-instances2');
+  mkdirSync(path.join(repo2, MODEL, String(resolved.version)), { recursive: true });
+  copyFileSync(resolved.modelPath, path.join(repo2, MODEL, String(resolved.version), 'model.onnx'));
+  const cfg = YAML.parse(readFileSync(resolved.configPath, 'utf8')) as { execution?: Record<string, unknown> };
+  cfg.execution = { ...(cfg.execution ?? {}), instances: 2 };
+  writeFileSync(path.join(repo2, MODEL, 'config.yaml'), YAML.stringify(cfg));
+  process.stderr.write('bench: 2b, 3c: the same with execution.instances: 2\n');
+  await withServer(repo2, [], async (pool) => {
+    rows.push(await v2Phase(pool, '2b. /v2 infer as 2, config execution.instances: 2'));
+    rows.push(await inspectPhase(pool, jpegs, '3c. /v1/inspect as 3, config execution.instances: 2', 'main-thread preprocessing'));
+  });
 
   process.stderr.write('bench: 4/4 spec Python pipeline (cv2 + ToTensor + PyTorch)\n');
   let four: Row | undefined;
@@ -240,6 +258,7 @@ async function main(): Promise<void> {
   }
 
   const base = rows[0]!.imgPerS;
+  const byName = (prefix: string) => rows.find((r) => r.name.startsWith(prefix))?.imgPerS ?? NaN;
   const fmt = (n: number | undefined, d = 1) => (n === undefined || Number.isNaN(n) ? '-' : n.toFixed(d));
   const lines = [
     `LineSight serving benchmark — ${started.toISOString()} — ${os.cpus()[0]?.model ?? 'cpu'} (${os.cpus().length} cores), Node ${process.version}, onnxruntime-node ${ort.env.versions.common}`,
@@ -249,8 +268,10 @@ async function main(): Promise<void> {
     '|---|---:|---:|---:|---:|---|',
     ...rows.map((r) => `| ${r.name} | ${fmt(r.imgPerS)} | ${fmt(r.imgPerS / base, 2)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.note} |`),
     '',
-    `Ratios: 2 / 1 = ${fmt(rows[1]!.imgPerS / base, 2)} (target >= 0.9)` +
-      (four ? `; 3 / 4 = ${fmt(rows[2]!.imgPerS / four.imgPerS, 2)}, 3b / 4 = ${fmt(rows[3]!.imgPerS / four.imgPerS, 2)} (target >= 1.5)` : '; 4 not run'),
+    `Ratios: 2 / 1 = ${fmt(byName('2.') / base, 2)}, 2b / 1 = ${fmt(byName('2b.') / base, 2)} (target >= 0.9)` +
+      (four
+        ? `; 3 / 4 = ${fmt(byName('3.') / four.imgPerS, 2)}, 3b / 4 = ${fmt(byName('3b.') / four.imgPerS, 2)}, 3c / 4 = ${fmt(byName('3c.') / four.imgPerS, 2)} (target >= 1.5)`
+        : '; 4 not run'),
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
 }
