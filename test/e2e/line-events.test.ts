@@ -42,7 +42,7 @@ function manualClock(): Clock & { advance(ms: number): void } {
 const service = { status: () => [], dispose: async () => undefined } as unknown as InferenceService;
 const clock = manualClock();
 const bus = new EventBus();
-let built: BuiltApp;
+let built: BuiltApp | undefined;
 let url: string;
 let runtime: LineRuntime;
 
@@ -110,5 +110,15 @@ describe('GET /v1/events', () => {
     await s.until((t) => t.includes('"id":"a3"'));
     expect(s.text()).not.toContain('"id":"a2"');
     s.close();
+  });
+
+  it('lets the server shut down while a dashboard is still connected', async () => {
+    const s = await open('/v1/events');
+    await s.until((t) => t.includes('event: stats'));
+    const b = built!;
+    built = undefined;
+    await b.dispose();
+    // the stream was ended by the server, not by the client
+    await expect(s.until(() => false)).rejects.toThrow(/stream ended/);
   });
 });
