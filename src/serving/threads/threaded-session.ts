@@ -88,8 +88,12 @@ export class ThreadedSession implements InferenceSession {
     this.disposed = true;
     if (this.exitError) return;
     await new Promise<void>((resolve) => {
-      const done = () => resolve();
-      this.worker.once('exit', done);
+      // A thread that does not confirm within 5 s (stuck in native code) is terminated anyway.
+      const force = setTimeout(() => void this.worker.terminate(), 5000);
+      this.worker.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
       this.worker.on('message', (m: FromWorker) => {
         if (m.type === 'disposed') void this.worker.terminate();
       });
