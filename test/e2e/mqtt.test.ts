@@ -3,7 +3,11 @@
  * topic authorisation hooks) and the acknowledge-after-commit subscriber (a message whose handling
  * fails is not acknowledged and comes back; acknowledgements go out only after the handler resolves).
  */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { startBroker, type EmbeddedBroker } from '../../src/connectors/mqtt/broker.ts';
@@ -73,6 +77,24 @@ describe('embedded broker', () => {
     for (let i = 0; i < 100 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
     await new Promise((r) => setTimeout(r, 50));
     expect(got).toEqual(['linesight/line1/cam1/image', 'linesight/line1/cam1/truth']);
+  });
+
+  it('serves MQTT over TLS (mqtts) with the given certificate', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-mqtts-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
+    const cert = readFileSync(path.join(dir, 'cert.pem'));
+    const b = await broker({ tls: { cert, key: readFileSync(path.join(dir, 'key.pem')) } });
+    expect(b.url).toMatch(/^mqtts:\/\//);
+    const c = await connectMqtt(b.url, { ca: cert, reconnectPeriod: 0 });
+    cleanup.push(() => c.endAsync());
+    await c.subscribeAsync('t', { qos: 1 });
+    const got = new Promise<string>((r) => c.once('message', (_t, p) => r(p.toString())));
+    await c.publishAsync('t', 'over tls', { qos: 1 });
+    expect(await got).toBe('over tls');
+    // a client that does not trust the certificate is refused
+    await expect(connectMqtt(b.url, { reconnectPeriod: 0 }, 3000)).rejects.toMatchObject({ code: 'LS_ERR_BROKER' });
   });
 
   it('refuses a connection to a broker that is not there with LS_ERR_BROKER', async () => {
