@@ -36,6 +36,11 @@ export interface InferenceBackend {
   readonly name: string;
   readonly version: string;
   providers(): readonly ProviderInfo[];
+  /**
+   * The bytes to load for a model file, when this backend checks them first (e.g. signatures).
+   * A backend that wraps this one but loads elsewhere (a worker thread) must load these bytes.
+   */
+  readModel?(modelPath: string): Promise<Uint8Array>;
   /** Load a model from a file path or its bytes. Throws LS_ERR_MODEL_CORRUPT for a broken file. */
   load(model: string | Uint8Array, options?: SessionOptions): Promise<InferenceSession>;
 }

@@ -50,6 +50,11 @@ export class SignedModelBackend implements InferenceBackend {
    * The bytes of a repository model file, after checking them against its signature. A backend that
    * wraps this one but loads elsewhere (e.g. in a worker thread) must load these bytes, not the path.
    */
+  readModel(modelPath: string): Promise<Uint8Array> {
+    return this.readVerified(modelPath);
+  }
+
+  /** The bytes of a repository model file, checked against its signature. */
   async readVerified(modelPath: string): Promise<Uint8Array> {
     const where = await locate(modelPath);
     let bytes: Uint8Array;

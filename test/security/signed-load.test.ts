@@ -48,15 +48,15 @@ describe('require_signed_models', () => {
     await expect(LoadedModel.load(await repo.resolve({ name: 'tiny', version: 1 }), backend)).rejects.toMatchObject({ code: 'LS_ERR_MODEL_SIGNATURE' });
   });
 
-  it('the serving app serves the signed version and reports the tampered one as unavailable', async () => {
-    const dir = writeTinyRepo(path.join(tmp.dir, 'served'), { versions: [1, 2], config: { version_policy: { all: true } } });
+  it.each([false, true])('the serving app (inference threads: %s) serves the signed version and reports the tampered one as unavailable', async (threads) => {
+    const dir = writeTinyRepo(path.join(tmp.dir, `served-${threads}`), { versions: [1, 2], config: { version_policy: { all: true } } });
     const r2 = await ModelRepository.open(dir);
     const key = path.join(tmp.dir, 'sign.pem');
     for (const v of [1, 2]) await signModel(await r2.resolve({ name: 'tiny', version: v }), await loadPrivateKey(key));
     // a valid ONNX file, just not the signed one, so only the signature check can refuse it
     writeFileSync(path.join(dir, 'tiny', '2', 'model.onnx'), readFileSync(path.join(dir, 'tiny', '1', 'model.onnx')));
-    // sessions in this process: with inference threads the worker loads through its own backend (see docs/security.md, known limits)
-    const built = await buildApp({ repoDir: dir, plugins: [sec.plugin], audit: sec.audit, inferenceThreads: false });
+    // with inference threads the worker loads the bytes the signature check vetted, never the path
+    const built = await buildApp({ repoDir: dir, plugins: [sec.plugin], audit: sec.audit, inferenceThreads: threads });
     try {
       const h = { authorization: `Bearer ${admin}` };
       expect((await built.app.inject({ method: 'GET', url: '/v2/models/tiny/versions/1/ready', headers: h })).statusCode).toBe(200);

@@ -123,7 +123,9 @@ export class ThreadedBackend implements InferenceBackend {
     return this.inner.providers();
   }
 
-  load(model: string | Uint8Array, options?: SessionOptions): Promise<InferenceSession> {
-    return ThreadedSession.create(model, options);
+  async load(model: string | Uint8Array, options?: SessionOptions): Promise<InferenceSession> {
+    // The worker loads on its own: hand it the bytes the wrapped backend vetted (signed models).
+    const vetted = typeof model === 'string' && this.inner.readModel ? await this.inner.readModel(model) : model;
+    return ThreadedSession.create(vetted, options);
   }
 }
