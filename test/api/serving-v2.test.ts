@@ -2,7 +2,7 @@
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type BuiltApp } from '../../src/serving/app.ts';
-import { fromHalfBits } from '../../src/serving/protocol/fp16.ts';
+import { fromHalfBits } from '../../src/core/half.ts';
 import { echoInputs, makeServingRepo } from './helpers/serving-repo.ts';
 
 let built: BuiltApp;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromHalfBits, toHalfBits } from '../../src/serving/protocol/fp16.ts';
+import { fromHalfBits, toHalfBits } from '../../src/core/half.ts';
 import { decodeInferRequest, encodeInferResponse, splitBody, tensorToBytes } from '../../src/serving/protocol/tensor-codec.ts';
 import { manifestSchema, type Manifest } from '../../src/repository/manifest.ts';
 

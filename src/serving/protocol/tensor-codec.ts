@@ -8,7 +8,7 @@ import { LsError } from '../../core/errors.ts';
 import { formatZodIssues } from '../../core/validate.ts';
 import type { Manifest, TensorSpec } from '../../repository/manifest.ts';
 import { BYTES_PER_ELEMENT, TYPED_ARRAY_OF, elementCount, type Datatype, type Tensor, type TensorData } from '../../runtime/tensor.ts';
-import { fromHalfBits, toHalfBits } from './fp16.ts';
+import { fromHalfBits, toHalfBits } from '../../core/half.ts';
 import { inferRequestSchema, type InferInput, type InferOutput, type InferRequest, type InferResponse } from './v2-schema.ts';
 
 /** Most elements one input may declare; larger shapes are refused before anything is allocated. */
