@@ -57,6 +57,8 @@ export interface StartLineOptions {
   readonly port?: number;
   /** Embedded broker port (0 = any free port); ignored with `mqttUrl`. */
   readonly mqttPort?: number;
+  /** Run the embedded broker on its own thread (default true) so it does not compete with ingestion. */
+  readonly brokerThread?: boolean;
   /** Use this external broker instead of the embedded one. */
   readonly mqttUrl?: string;
   readonly mqttUsername?: string;
@@ -108,7 +110,7 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     let broker: EmbeddedBroker | undefined;
     let mqttUrl = o.mqttUrl;
     if (!mqttUrl) {
-      broker = await startBroker({ port: o.mqttPort ?? 1883, portOption: '--mqtt-port', ...(o.security?.mqttAuth ? { auth: o.security.mqttAuth } : {}) });
+      broker = await startBroker({ port: o.mqttPort ?? 1883, portOption: '--mqtt-port', thread: o.brokerThread ?? true, ...(o.security?.mqttAuth ? { auth: o.security.mqttAuth } : {}) });
       resources.push(broker);
       mqttUrl = broker.url;
     }

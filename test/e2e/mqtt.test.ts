@@ -20,7 +20,7 @@ afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c().catch(() => undefined);
 });
 
-async function broker(opts: Partial<Parameters<typeof startBroker>[0]> = {}): Promise<EmbeddedBroker> {
+async function brokerOf(opts: Partial<Parameters<typeof startBroker>[0]> = {}): Promise<EmbeddedBroker> {
   const b = await startBroker({ port: 0, ...opts });
   cleanup.push(() => b.dispose());
   return b;
@@ -45,13 +45,14 @@ describe('topics and payload helpers', () => {
   });
 });
 
-describe('embedded broker', () => {
+for (const thread of [false, true]) describe(`embedded broker${thread ? ' on its own thread' : ''}`, () => {
+  const broker = (opts: Partial<Parameters<typeof startBroker>[0]> = {}) => brokerOf({ thread, ...opts });
   it('names the port and the option when the port is taken', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
     cleanup.push(() => new Promise((r) => blocker.close(r)));
     const port = (blocker.address() as net.AddressInfo).port;
-    await expect(startBroker({ port, portOption: '--mqtt-port' })).rejects.toMatchObject({ code: 'LS_ERR_PORT_IN_USE', message: expect.stringMatching(new RegExp(`${port}.*--mqtt-port`)) });
+    await expect(startBroker({ port, portOption: '--mqtt-port', thread })).rejects.toMatchObject({ code: 'LS_ERR_PORT_IN_USE', message: expect.stringMatching(new RegExp(`${port}.*--mqtt-port`)) });
   });
 
   it('enforces authentication and topic authorisation hooks', async () => {
@@ -104,7 +105,7 @@ describe('embedded broker', () => {
 
 describe('acknowledge after commit', () => {
   it('acknowledges only handled messages; a failed one is redelivered to the persistent session', async () => {
-    const b = await broker();
+    const b = await brokerOf();
     const seen: string[] = [];
     let failOnce = true;
     const releases: Array<() => void> = [];

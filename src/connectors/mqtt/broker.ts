@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { Worker } from 'node:worker_threads';
 import { Aedes } from 'aedes';
 import { LsError } from '../../core/errors.ts';
 import type { Disposable } from '../../core/dispose.ts';
@@ -27,6 +28,11 @@ export interface BrokerOptions {
   readonly tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
   /** The option a user changes when the port is taken, named in the error (e.g. `--mqtt-port`). */
   readonly portOption?: string;
+  /**
+   * Run the broker on its own thread (broker-thread.mjs) so its work uses another core; the auth hooks
+   * still run here (asked once per connection and once per client and topic). Default false.
+   */
+  readonly thread?: boolean;
 }
 
 export interface EmbeddedBroker extends Disposable {
@@ -35,8 +41,13 @@ export interface EmbeddedBroker extends Disposable {
   readonly port: number;
 }
 
+function portInUse(opts: BrokerOptions, host: string): LsError {
+  return new LsError('LS_ERR_PORT_IN_USE', `MQTT port ${opts.port} on ${host} is taken${opts.portOption ? `; choose another with ${opts.portOption} <port>, or use an existing broker with --mqtt mqtt://host:port` : ''}`, { subject: String(opts.port) });
+}
+
 /** Start aedes on a TCP (or TLS) port; a taken port gives LS_ERR_PORT_IN_USE naming the option. */
 export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> {
+  if (opts.thread) return startBrokerThread(opts);
   const auth = opts.auth;
   const aedes = await Aedes.createBroker(
     auth
@@ -68,9 +79,8 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EADDRINUSE') {
-        reject(new LsError('LS_ERR_PORT_IN_USE', `MQTT port ${opts.port} on ${host} is taken${opts.portOption ? `; choose another with ${opts.portOption} <port>, or use an existing broker with --mqtt mqtt://host:port` : ''}`, { subject: String(opts.port) }));
-      } else reject(new LsError('LS_ERR_BROKER', e.message, { cause: e }));
+      if (e.code === 'EADDRINUSE') reject(portInUse(opts, host));
+      else reject(new LsError('LS_ERR_BROKER', e.message, { cause: e }));
     });
     server.listen(opts.port, host, () => resolve());
   }).catch(async (e: unknown) => {
@@ -88,6 +98,68 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       await new Promise<void>((r) => aedes.close(() => r()));
       // connected clients are closed by aedes.close; the listener stops accepting new ones
       await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+/** A connected client of the broker thread, as the auth hooks see it (address and TLS identity copied over). */
+interface ProxyClient {
+  readonly id: string;
+  readonly conn: { remoteAddress?: string; authorized: boolean; getPeerCertificate(): { subject?: { CN?: string } } };
+}
+
+type ThreadMessage =
+  | { type: 'listening'; port: number }
+  | { type: 'error'; code?: string; message: string }
+  | { type: 'gone'; key: string }
+  | { type: 'closed' }
+  | { type: 'ask'; id: number; q: 'authenticate'; key: string; clientId: string; username?: string; password?: Uint8Array; remoteAddress?: string; authorized: boolean; cn?: string }
+  | { type: 'ask'; id: number; q: 'publish' | 'subscribe'; key: string; topic: string };
+
+async function startBrokerThread(opts: BrokerOptions): Promise<EmbeddedBroker> {
+  const host = opts.host ?? '127.0.0.1';
+  const auth = opts.auth;
+  const worker = new Worker(new URL('./broker-thread.mjs', import.meta.url), {
+    workerData: { port: opts.port, host, auth: Boolean(auth), ...(opts.tls ? { tls: opts.tls } : {}) },
+  });
+  const clients = new Map<string, ProxyClient>();
+  const answer = (id: number, ok: boolean): void => worker.postMessage({ type: 'answer', id, ok });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.on('message', (m: ThreadMessage) => {
+      if (m.type === 'listening') resolve(m.port);
+      else if (m.type === 'error') reject(m.code === 'EADDRINUSE' ? portInUse(opts, host) : new LsError('LS_ERR_BROKER', m.message));
+      else if (m.type === 'gone') clients.delete(m.key);
+      else if (m.type === 'ask') {
+        if (!auth) return answer(m.id, true);
+        if (m.q === 'authenticate') {
+          const cn = m.cn;
+          const client: ProxyClient = { id: m.clientId, conn: { ...(m.remoteAddress ? { remoteAddress: m.remoteAddress } : {}), authorized: m.authorized, getPeerCertificate: () => (cn ? { subject: { CN: cn } } : {}) } };
+          clients.set(m.key, client);
+          Promise.resolve(auth.authenticate(client, m.username, m.password ? Buffer.from(m.password) : undefined)).then(
+            (ok) => answer(m.id, ok),
+            () => answer(m.id, false),
+          );
+        } else {
+          const client = clients.get(m.key);
+          answer(m.id, Boolean(client && (m.q === 'publish' ? auth.authorizePublish(client, m.topic) : auth.authorizeSubscribe(client, m.topic))));
+        }
+      }
+    });
+    worker.once('error', (e) => reject(new LsError('LS_ERR_BROKER', e.message, { cause: e })));
+  }).catch(async (e: unknown) => {
+    await worker.terminate();
+    throw e;
+  });
+  let closed = false;
+  return {
+    url: `${opts.tls ? 'mqtts' : 'mqtt'}://${host}:${port}`,
+    port,
+    async dispose() {
+      if (closed) return;
+      closed = true;
+      const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+      worker.postMessage({ type: 'close' });
+      await exited;
     },
   };
 }
