@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../core/log.ts';
 import type { Disposable } from '../core/dispose.ts';
 import { contentMsgId, imageEnvelopeSchema, imagePropsSchema, sensorPayloadSchema, sniffImageType, truthPayloadSchema, userProps } from '../connectors/payloads.ts';
 import { parseTopic } from '../connectors/topics.ts';
+import type { DecisionKind } from '../pipeline/decide.ts';
 import type { InferenceService } from '../serving/inference-service.ts';
 import type { PartView, Store } from '../store/store.ts';
 import { formatZodIssues } from '../core/validate.ts';
@@ -52,6 +53,7 @@ export class LineRuntime implements Disposable {
   readonly bus: EventBus;
   readonly config: LineConfig;
   private readonly clock: Clock;
+  private readonly actions: ActionRunner;
   private readonly log: Logger;
   private readonly committer: Committer;
   private readonly deadLetters: DeadLetters;
@@ -76,6 +78,7 @@ export class LineRuntime implements Disposable {
     this.committer = new Committer(o.store, (r) => this.metrics.readingsStored.inc(r.readings));
     this.deadLetters = new DeadLetters(this.clock, this.log, this.metrics);
     const actions = new ActionRunner(o.publisher, this.log);
+    this.actions = actions;
     this.alerts = new AlertManager(o.store, o.bus, actions, this.clock, this.metrics, o.audit);
     const shared = { service: o.service, committer: this.committer, alerts: this.alerts, actions, bus: o.bus, stats: this.stats, clock: this.clock, metrics: this.metrics };
     this.machinesPipe = new MachinePipeline({ ...shared, log: this.log, batch: o.config.sensor_batch, onCommitted: o.onSensorCommitted, eventIntervalMs: o.machineEventIntervalMs ?? 250 });
@@ -251,6 +254,20 @@ export class LineRuntime implements Disposable {
     const correct = part.label === f.true_label;
     if (audited) await this.o.audit?.append({ actor: f.by, action: 'feedback.add', target: f.part_id, details: { true_label: f.true_label, predicted: part.label } });
     this.bus.publish({ type: 'feedback', ts: this.clock.now(), part_id: f.part_id, model: part.model, predicted: part.label, true_label: f.true_label, correct, by: f.by });
+    return part;
+  }
+
+  /** A person overrides a part's decision (e.g. QA releases a rejected part): stored, audited, published, shown live. */
+  async overrideDecision(o: { part_id: string; decision: DecisionKind; reason: string; by: string }): Promise<PartView> {
+    const before = await this.store.getPart(o.part_id);
+    const reason = `override by ${o.by}: ${o.reason}`;
+    const part = await this.store.overrideDecision(o.part_id, o.decision, reason, this.clock.now());
+    await this.o.audit?.append({ actor: o.by, action: 'decision.override', target: o.part_id, details: { from: before?.decision, to: o.decision, reason: o.reason } });
+    this.actions.publishDecision({ ts: this.clock.now(), line: part.line, source: part.station, part_id: part.part_id, decision: o.decision, reason });
+    this.bus.publish({
+      type: 'inspection', ts: part.ts, line: part.line, station: part.station, part_id: part.part_id, model: part.model, version: part.version,
+      label: part.label, probability: part.probability, decision: part.decision, reason: part.reason, latency_ms: part.latency_ms, has_image: part.has_image,
+    });
     return part;
   }
 

@@ -6,6 +6,7 @@
  */
 import pg from 'pg';
 import { LsError } from '../core/errors.ts';
+import type { DecisionKind } from '../pipeline/decide.ts';
 import { identityCodec, type FieldCodec } from './codec.ts';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.ts';
 import { alertFromRow, codecFor, deadLetterFromRow, machinePointFromRow, PART_COLUMNS, partFromRow, type DbRow } from './rows.ts';
@@ -157,6 +158,24 @@ export class PostgresStore implements Store {
   async getPart(partId: string): Promise<PartView | undefined> {
     const [r] = await this.q('read part', `SELECT ${PART_COLUMNS} FROM parts p LEFT JOIN feedback f ON f.part_id = p.part_id WHERE p.part_id = $1`, [partId]);
     return r ? partFromRow(r) : undefined;
+  }
+
+  async overrideDecision(partId: string, decision: DecisionKind, reason: string, ts: number): Promise<PartView> {
+    const part = await this.getPart(partId);
+    if (!part) throw new LsError('LS_ERR_NOT_FOUND', `no part "${partId}"`, { subject: partId });
+    const c = await this.pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('UPDATE parts SET decision = $1, reason = $2 WHERE part_id = $3', [decision, reason, partId]);
+      await c.query('INSERT INTO decisions (ts, line, source, part_id, decision, reason) VALUES ($1, $2, $3, $4, $5, $6)', [ts, part.line, part.station, partId, decision, reason]);
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      throw storeError(e, 'override decision');
+    } finally {
+      c.release();
+    }
+    return (await this.getPart(partId))!;
   }
 
   async getPartImage(partId: string): Promise<{ bytes: Uint8Array; content_type: string } | undefined> {

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { LsError } from '../core/errors.ts';
+import type { DecisionKind } from '../pipeline/decide.ts';
 import { identityCodec, type FieldCodec } from './codec.ts';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.ts';
 import { alertFromRow, codecFor, deadLetterFromRow, machinePointFromRow, PART_COLUMNS, partFromRow, type DbRow } from './rows.ts';
@@ -186,6 +187,18 @@ export class SqliteStore implements Store {
       const r = this.db.prepare(`SELECT ${PART_COLUMNS} FROM parts p LEFT JOIN feedback f ON f.part_id = p.part_id WHERE p.part_id = ?`).get(partId) as DbRow | undefined;
       return r ? partFromRow(r) : undefined;
     });
+  }
+
+  async overrideDecision(partId: string, decision: DecisionKind, reason: string, ts: number): Promise<PartView> {
+    const part = await this.getPart(partId);
+    if (!part) throw new LsError('LS_ERR_NOT_FOUND', `no part "${partId}"`, { subject: partId });
+    await this.run('override decision', () =>
+      this.db.transaction(() => {
+        this.db.prepare('UPDATE parts SET decision = ?, reason = ? WHERE part_id = ?').run(decision, reason, partId);
+        this.db.prepare('INSERT INTO decisions (ts, line, source, part_id, decision, reason) VALUES (?, ?, ?, ?, ?, ?)').run(ts, part.line, part.station, partId, decision, reason);
+      })(),
+    );
+    return (await this.getPart(partId))!;
   }
 
   getPartImage(partId: string): Promise<{ bytes: Uint8Array; content_type: string } | undefined> {

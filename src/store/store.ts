@@ -139,6 +139,8 @@ export interface Store extends Disposable {
   /** Store QA feedback; returns the part it refers to (LS_ERR_NOT_FOUND when the part is unknown). */
   addFeedback(f: FeedbackRecord): Promise<PartView>;
   getPart(partId: string): Promise<PartView | undefined>;
+  /** A person overrides a part's decision: the part gets the new decision and reason, and a decision row records it. */
+  overrideDecision(partId: string, decision: DecisionKind, reason: string, ts: number): Promise<PartView>;
   getPartImage(partId: string): Promise<{ bytes: Uint8Array; content_type: string } | undefined>;
   recentParts(opts: { limit: number; station?: string | undefined; line?: string | undefined }): Promise<PartView[]>;
   /** ts and defect flag (decision != PASS) of the parts of a station since `sinceMs`. */

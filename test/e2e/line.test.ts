@@ -178,6 +178,13 @@ describe('line end to end', () => {
     expect((fb.body.accuracy as { labelled: number }).labelled).toBe(2);
     expect((await j('/v1/feedback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ part_id: 'zzz', true_label: 'x' }) })).status).toBe(404);
     expect((await j('/v1/feedback', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ part: 1 }) })).body.code).toBe('LS_ERR_VALIDATION');
+    const post = (p: string, body: unknown) => j(p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const ov = await post('/v1/parts/P1/decision', { decision: 'PASS', reason: 'cosmetic only' });
+    expect(ov.status).toBe(200);
+    expect(ov.body).toMatchObject({ part_id: 'P1', decision: 'PASS', reason: 'override by anonymous: cosmetic only' });
+    expect((await j('/v1/parts/P1')).body.decision).toBe('PASS');
+    expect((await post('/v1/parts/P1/decision', { decision: 'MAYBE', reason: 'x' })).body.code).toBe('LS_ERR_VALIDATION');
+    expect((await post('/v1/parts/nope/decision', { decision: 'PASS', reason: 'x' })).status).toBe(404);
   });
 
   it('streams live events over SSE, starting with the latest stats', async () => {

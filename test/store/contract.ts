@@ -69,6 +69,14 @@ export function storeContract(name: string, make: (codec?: FieldCodec) => Promis
       expect(await store.recentParts({ limit: 10, station: 'other' })).toEqual([]);
     });
 
+    it('records a decision override on the part and in the decisions', async () => {
+      await store.writeBatch({ parts: [part(1)] });
+      const p = await store.overrideDecision('p1', 'PASS', 'released by QA: cosmetic only', 77);
+      expect(p).toMatchObject({ decision: 'PASS', reason: 'released by QA: cosmetic only', label: 'scratches' });
+      expect((await store.counts()).decisions).toBe(1);
+      await expect(store.overrideDecision('nope', 'PASS', 'x', 1)).rejects.toMatchObject({ code: 'LS_ERR_NOT_FOUND' });
+    });
+
     it('computes live accuracy and a confusion matrix from QA feedback', async () => {
       await store.writeBatch({ parts: [part(1), part(2), part(3), part(4)] });
       await store.addFeedback({ part_id: 'p1', true_label: 'scratches', by: 'qa', ts: 5 });

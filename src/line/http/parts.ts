@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { LsError } from '../../core/errors.ts';
 import { parseWith } from '../../core/validate.ts';
-import { assertLine, type LineHttpOptions } from './context.ts';
+import { assertLine, who, type LineHttpOptions } from './context.ts';
 
 const recentQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(1000).default(50),
@@ -11,6 +11,7 @@ const recentQuery = z.strictObject({
   line: z.string().min(1).max(64).optional(),
 });
 const idParams = z.strictObject({ id: z.string().min(1).max(128) });
+const overrideBody = z.strictObject({ decision: z.enum(['PASS', 'REJECT', 'REVIEW']), reason: z.string().min(1).max(500) });
 
 export function partsRoutes(o: LineHttpOptions): FastifyPluginAsync {
   return async (app) => {
@@ -26,6 +27,16 @@ export function partsRoutes(o: LineHttpOptions): FastifyPluginAsync {
       if (!p) throw new LsError('LS_ERR_NOT_FOUND', `no part "${id}"`, { subject: id });
       assertLine(req, p.line);
       return p;
+    });
+
+    // a person overrides the automated decision of a part (e.g. QA releases a rejected part); audited
+    app.post('/v1/parts/:id/decision', { config: { role: 'inspector' } }, async (req) => {
+      const { id } = parseWith(idParams, req.params);
+      const b = parseWith(overrideBody, req.body);
+      const p = await o.runtime.store.getPart(id);
+      if (!p) throw new LsError('LS_ERR_NOT_FOUND', `no part "${id}"`, { subject: id });
+      assertLine(req, p.line);
+      return o.runtime.overrideDecision({ part_id: id, decision: b.decision, reason: b.reason, by: who(req) });
     });
 
     app.get('/v1/parts/:id/image', { config: { role: 'viewer' } }, async (req, reply) => {
