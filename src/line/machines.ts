@@ -48,6 +48,8 @@ interface MachineState {
 
 export interface MachinePipelineDeps {
   readonly service: InferenceService;
+  /** Where the windows of a machine are refilled from after a restart (its stored readings). */
+  readonly history?: { machineHistory(machine: string, sinceMs: number, limit?: number): Promise<ReadonlyArray<{ ts: number; values: Readonly<Record<string, number>> }>> } | undefined;
   readonly committer: Committer;
   readonly alerts: AlertManager;
   readonly actions: ActionRunner;
@@ -173,6 +175,36 @@ export class MachinePipeline {
     return s;
   }
 
+  /**
+   * A machine seen for the first time since start-up gets its rolling windows refilled from its stored
+   * readings, so a restart does not reset a 10-minute mean to one reading. Readings at or after the
+   * first one in this batch are left out: they may be redeliveries of what was stored before a crash.
+   */
+  private async warmWindows(batch: readonly Queued[]): Promise<void> {
+    const history = this.d.history;
+    if (!history) return;
+    const first = new Map<string, Queued>();
+    for (const it of batch) {
+      const key = `${it.line}/${it.machine.id}`;
+      if (!this.state.has(key) && !first.has(key)) first.set(key, it);
+    }
+    for (const [key, it] of first) {
+      const s = this.machineState(key, it.machine);
+      const specs = machineWindows(it.machine).map((w) => w.window);
+      if (!specs.length) continue;
+      const maxReadings = Math.max(0, ...specs.map((w) => w.readings ?? 0));
+      const maxSeconds = Math.max(0, ...specs.map((w) => w.seconds ?? 0));
+      const since = maxSeconds > 0 ? it.ts - maxSeconds * 1000 : 0;
+      const limit = maxSeconds > 0 ? 100_000 : maxReadings;
+      try {
+        const points = await history.machineHistory(it.machine.id, since, limit);
+        for (const p of points) if (p.ts < it.ts) s.windows.push(p.ts, p.values);
+      } catch (e) {
+        this.d.log.warn({ machine: it.machine.id, err: (e as Error).message }, 'windows start empty: stored readings could not be read');
+      }
+    }
+  }
+
   private positiveLabel(model: string): Promise<string | undefined> {
     let p = this.positive.get(model);
     if (!p) {
@@ -187,6 +219,7 @@ export class MachinePipeline {
     const d = this.d;
     d.metrics.batchSize.observe(batch.length);
     // 1. features, in arrival order (windows are stateful)
+    await this.warmWindows(batch);
     const rows: Array<RawRow | undefined> = batch.map((it) => {
       const s = this.machineState(`${it.line}/${it.machine.id}`, it.machine);
       const r = featureRow(it.machine, it, s.windows.push(it.ts, it.values));

@@ -81,7 +81,7 @@ export class LineRuntime implements Disposable {
     this.actions = actions;
     this.alerts = new AlertManager(o.store, o.bus, actions, this.clock, this.metrics, o.audit);
     const shared = { service: o.service, committer: this.committer, alerts: this.alerts, actions, bus: o.bus, stats: this.stats, clock: this.clock, metrics: this.metrics };
-    this.machinesPipe = new MachinePipeline({ ...shared, log: this.log, batch: o.config.sensor_batch, onCommitted: o.onSensorCommitted, eventIntervalMs: o.machineEventIntervalMs ?? 250 });
+    this.machinesPipe = new MachinePipeline({ ...shared, history: o.store, log: this.log, batch: o.config.sensor_batch, onCommitted: o.onSensorCommitted, eventIntervalMs: o.machineEventIntervalMs ?? 250 });
     this.stationsPipe = new StationPipeline({ ...shared, deadLetters: this.deadLetters });
     for (const l of o.config.lines) {
       for (const m of l.machines) this.machines.set(`${l.id}/${m.id}`, m);
