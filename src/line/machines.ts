@@ -49,7 +49,7 @@ interface MachineState {
 export interface MachinePipelineDeps {
   readonly service: InferenceService;
   /** Where the windows of a machine are refilled from after a restart (its stored readings). */
-  readonly history?: { machineHistory(machine: string, sinceMs: number, limit?: number): Promise<ReadonlyArray<{ ts: number; values: Readonly<Record<string, number>> }>> } | undefined;
+  readonly history?: { machineHistory(machine: string, sinceMs: number, limit?: number): Promise<ReadonlyArray<{ ts: number; values: Readonly<Record<string, number>>; decision: DecisionKind | null }>> } | undefined;
   readonly committer: Committer;
   readonly alerts: AlertManager;
   readonly actions: ActionRunner;
@@ -191,14 +191,16 @@ export class MachinePipeline {
     for (const [key, it] of first) {
       const s = this.machineState(key, it.machine);
       const specs = machineWindows(it.machine).map((w) => w.window);
-      if (!specs.length) continue;
-      const maxReadings = Math.max(0, ...specs.map((w) => w.readings ?? 0));
+      // at least the last reading, to restore whether the machine's alert was active
+      const maxReadings = Math.max(1, ...specs.map((w) => w.readings ?? 0));
       const maxSeconds = Math.max(0, ...specs.map((w) => w.seconds ?? 0));
       const since = maxSeconds > 0 ? it.ts - maxSeconds * 1000 : 0;
       const limit = maxSeconds > 0 ? 100_000 : maxReadings;
       try {
-        const points = await history.machineHistory(it.machine.id, since, limit);
-        for (const p of points) if (p.ts < it.ts) s.windows.push(p.ts, p.values);
+        const points = (await history.machineHistory(it.machine.id, since, limit)).filter((p) => p.ts < it.ts);
+        for (const p of points) s.windows.push(p.ts, p.values);
+        // an alert that was active before the restart stays active (it is not raised a second time)
+        if (points[points.length - 1]?.decision === 'ALERT') s.rule = { active: true, streak: it.machine.rule.k };
       } catch (e) {
         this.d.log.warn({ machine: it.machine.id, err: (e as Error).message }, 'windows start empty: stored readings could not be read');
       }
@@ -322,6 +324,10 @@ export class MachinePipeline {
     for (const idx of groups.values()) {
       const m = fired[idx[0]!]!.it.machine;
       const plans = idx.map((k) => occlusionRows(fired[k]!.row, references(fired[k]!.it.machine)));
+      if (plans.every((p) => p.features.length === 0)) {
+        for (const k of idx) out[k] = [];
+        continue;
+      }
       const rows = plans.flatMap((p) => p.rows);
       const pos = await this.positiveLabel(m.model);
       const probs = (await this.d.service.predictRows(m.model, rows, m.version === undefined ? {} : { version: m.version })).map((p) => failureProbability(p, pos));

@@ -219,7 +219,7 @@ export class PostgresStore implements Store {
   }
 
   async machineHistory(machine: string, sinceMs: number, limit = 5000): Promise<MachinePoint[]> {
-    const rows = await this.q('read machine history', 'SELECT ts, probability, vals, key_id FROM readings WHERE machine = $1 AND ts >= $2 ORDER BY ts DESC LIMIT $3', [machine, sinceMs, limit]);
+    const rows = await this.q('read machine history', 'SELECT ts, probability, decision, vals, key_id FROM readings WHERE machine = $1 AND ts >= $2 ORDER BY ts DESC LIMIT $3', [machine, sinceMs, limit]);
     return rows.reverse().map((r) => machinePointFromRow(r, codecFor(r.key_id, this.codec)));
   }
 

@@ -58,7 +58,7 @@ export function deadLetterFromRow(r: DbRow): DeadLetterRecord {
 }
 
 export function machinePointFromRow(r: DbRow, codec: FieldCodec): MachinePoint {
-  return { ts: num(r.ts), probability: r.probability === null || r.probability === undefined ? null : num(r.probability), values: decodeValues(codec.decode(new Uint8Array(r.vals as Uint8Array))) };
+  return { ts: num(r.ts), probability: r.probability === null || r.probability === undefined ? null : num(r.probability), decision: r.decision ? (String(r.decision) as DecisionKind) : null, values: decodeValues(codec.decode(new Uint8Array(r.vals as Uint8Array))) };
 }
 
 /** The codec for a row's key id: the store's own, or an error naming the unknown key. */

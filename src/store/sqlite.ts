@@ -260,7 +260,7 @@ export class SqliteStore implements Store {
 
   machineHistory(machine: string, sinceMs: number, limit = 5000): Promise<MachinePoint[]> {
     return this.run('read machine history', () => {
-      const rows = this.db.prepare('SELECT ts, probability, vals, key_id FROM readings WHERE machine = ? AND ts >= ? ORDER BY ts DESC LIMIT ?').all(machine, sinceMs, limit) as DbRow[];
+      const rows = this.db.prepare('SELECT ts, probability, decision, vals, key_id FROM readings WHERE machine = ? AND ts >= ? ORDER BY ts DESC LIMIT ?').all(machine, sinceMs, limit) as DbRow[];
       return rows.reverse().map((r) => machinePointFromRow(r, codecFor(r.key_id, this.codec)));
     });
   }

@@ -119,6 +119,8 @@ export interface AccuracyRow {
 export interface MachinePoint {
   readonly ts: number;
   readonly probability: number | null;
+  /** The rule's decision for this reading (ALERT while the machine's rule was active). */
+  readonly decision: DecisionKind | null;
   readonly values: Readonly<Record<string, number>>;
 }
 
