@@ -48,6 +48,8 @@ export interface LineSecurity {
 
 export interface StartLineOptions {
   readonly repoDir: string;
+  /** Metrics registry shared with other layers (e.g. security counters); default a new one. */
+  readonly metrics?: Metrics;
   /** line.yaml path or an already validated config. */
   readonly line: string | LineConfig;
   /** SQLite file path or postgres:// URL. */
@@ -110,16 +112,20 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     let broker: EmbeddedBroker | undefined;
     let mqttUrl = o.mqttUrl;
     if (!mqttUrl) {
-      broker = await startBroker({ port: o.mqttPort ?? 1883, portOption: '--mqtt-port', thread: o.brokerThread ?? true, ...(o.security?.mqttAuth ? { auth: o.security.mqttAuth } : {}) });
+      const brokerTls = o.security?.tls ? { cert: o.security.tls.cert, key: o.security.tls.key } : undefined;
+      broker = await startBroker({ port: o.mqttPort ?? 1883, portOption: '--mqtt-port', thread: o.brokerThread ?? true, ...(o.security?.mqttAuth ? { auth: o.security.mqttAuth } : {}), ...(brokerTls ? { tls: brokerTls } : {}) });
       resources.push(broker);
       mqttUrl = broker.url;
     }
     const creds = o.mqttUsername ? { username: o.mqttUsername, password: o.mqttPassword ?? '' } : o.security?.mqttInternal && broker ? o.security.mqttInternal : undefined;
+    // Our own clients reach the embedded TLS broker over loopback, on the port we just bound ourselves;
+    // the broker's certificate is issued for the plant's host name, so it is not checked against 127.0.0.1.
+    const internalTls = broker && o.security?.tls ? { rejectUnauthorized: false } : {};
     const protocolVersion = o.mqttProtocol ?? (broker ? 4 : 5);
-    const metrics = new Metrics();
+    const metrics = o.metrics ?? new Metrics();
     let service = o.service;
     if (!service) {
-      service = await ModelManager.create({ repo: await ModelRepository.open(o.repoDir), backend: await getBackend(), metrics, logger: log, clock, pollIntervalMs: 5000 });
+      service = await ModelManager.create({ repo: await ModelRepository.open(o.repoDir), backend: await getBackend(), metrics, logger: log, clock, pollIntervalMs: 5000, inferenceThreads: true });
       resources.push(service);
     }
     const bus = new EventBus();
@@ -135,6 +141,7 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
         protocolVersion,
         ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600, receiveMaximum: 65535 } } : {}),
         ...(creds ?? {}),
+        ...internalTls,
       },
       10_000,
       (c) => {
@@ -176,7 +183,7 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     let simulator: Simulator | undefined;
     if (o.simulator) {
       const s = o.simulator;
-      const simClient = await connectMqtt(mqttUrl, { clientId: `linesight-sim-${process.pid}`, protocolVersion, ...(creds ?? {}) });
+      const simClient = await connectMqtt(mqttUrl, { clientId: `linesight-sim-${process.pid}`, protocolVersion, ...(creds ?? {}), ...internalTls });
       resources.push({ dispose: () => simClient.endAsync() });
       const folder = s.imageFolder ?? defaultImageFolder();
       const frames = folder

@@ -10,6 +10,9 @@ import { z } from 'zod';
 import { createLogger } from '../../core/log.ts';
 import { parseWith } from '../../core/validate.ts';
 import { startLine, type LineSecurity } from '../../line/app.ts';
+import { Metrics } from '../../monitoring/metrics.ts';
+import { addSecurityOptions, securityOptionsFromFlags } from '../../security/cli-options.ts';
+import { setupSecurity } from '../../security/index.ts';
 import { action, DEFAULT_REPO } from '../context.ts';
 
 const optsSchema = z.object({
@@ -29,10 +32,6 @@ const optsSchema = z.object({
   defectRate: z.coerce.number().min(0).max(1),
   images: z.string().optional(),
   seed: z.coerce.number().int(),
-  insecureNoAuth: z.boolean().optional(),
-  dataKeyFile: z.string().optional(),
-  tlsCert: z.string().optional(),
-  tlsKey: z.string().optional(),
   sync: z.enum(['full', 'normal']),
   clientId: z.string().min(1).max(128),
   status: z.boolean(),
@@ -52,26 +51,18 @@ export function statusLine(s: { stations: ReadonlyArray<{ parts_per_s: number; d
   ].join(' | ');
 }
 
-async function loadSecurity(o: z.infer<typeof optsSchema>, log: ReturnType<typeof createLogger>, repo: string): Promise<(LineSecurity & { dispose(): Promise<void>; encrypted?: boolean }) | undefined> {
-  // the security layer is optional for this command: when it is absent the server runs without auth
-  let mod: typeof import('../../security/index.ts');
-  try {
-    mod = await import('../../security/index.ts');
-  } catch {
-    return undefined;
-  }
-  const sec = await mod.setupSecurity({
-    dataDir: o.data, log, repoDir: repo, print: (l) => process.stdout.write(`${l}\n`),
-    ...(o.insecureNoAuth ? { insecureNoAuth: true } : {}),
-    ...(o.dataKeyFile ? { dataKeyFile: o.dataKeyFile } : {}),
-    ...(o.tlsCert ? { tlsCert: o.tlsCert } : {}),
-    ...(o.tlsKey ? { tlsKey: o.tlsKey } : {}),
+/** Security from the command's flags: tokens and roles, audit, data key, TLS, MQTT users, signed models. */
+async function loadSecurity(raw: Record<string, unknown>, o: z.infer<typeof optsSchema>, log: ReturnType<typeof createLogger>, repo: string, metrics: Metrics): Promise<LineSecurity & { dispose(): Promise<void>; encrypted?: boolean }> {
+  const sec = await setupSecurity({
+    ...(await securityOptionsFromFlags(raw)),
+    dataDir: o.data, log, repoDir: repo, host: o.host, registry: metrics.registry,
+    print: (l) => process.stdout.write(`${l}\n`),
   });
   return { plugin: sec.plugin, codec: sec.codec, audit: { append: async (e) => void (await sec.audit.append(e)) }, mqttAuth: sec.mqttAuth, mqttInternal: sec.mqttInternal, ...(sec.tls ? { tls: sec.tls } : {}), encrypted: sec.encrypted, dispose: () => sec.dispose() };
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('start')
     .description('start the line monitor: MQTT broker, store, HTTP server + dashboard, line runtime and simulator')
     .option('--port <n>', 'HTTP port', '8080')
@@ -90,19 +81,18 @@ export function register(program: Command): void {
     .option('--defect-rate <0..1>', 'share of simulated parts drawn from defect classes', '0.15')
     .option('--images <dir>', 'folder of <class>/<image> frames for the simulator (default NEU images)')
     .option('--seed <n>', 'simulator seed', '42')
-    .option('--insecure-no-auth', 'no authentication (every caller is admin); for a closed test bench only')
-    .option('--data-key-file <file>', 'AES-256 key to encrypt stored images and readings')
-    .option('--tls-cert <file>', 'TLS certificate (PEM) for HTTPS')
-    .option('--tls-key <file>', 'TLS private key (PEM)')
     .option('--sync <full|normal>', 'SQLite durability: full survives power loss, normal survives a crash', 'full')
     .option('--no-status', 'do not print the live status line')
-    .option('--client-id <id>', 'MQTT client id of the line runtime (its persistent session keeps unacknowledged messages across restarts)', 'linesight-line')
-    .action(action(async (raw: Record<string, unknown>) => {
+    .option('--client-id <id>', 'MQTT client id of the line runtime (its persistent session keeps unacknowledged messages across restarts)', 'linesight-line');
+  addSecurityOptions(cmd);
+  cmd.action(action(async (raw: Record<string, unknown>) => {
       const o = parseWith(optsSchema, raw, 'LS_ERR_VALIDATION', 'start options');
       const log = createLogger({ level: process.env.LINESIGHT_LOG_LEVEL ?? 'warn' });
       const repo = path.resolve(o.repo);
-      const security = await loadSecurity(o, log, repo);
+      const metrics = new Metrics();
+      const security = await loadSecurity(raw, o, log, repo, metrics);
       const line = await startLine({
+        metrics,
         repoDir: repo,
         line: o.line,
         db: o.db ?? path.join(o.data, 'linesight.db'),
