@@ -26,6 +26,7 @@ import { openStore } from '../store/open.ts';
 import type { Store } from '../store/store.ts';
 import type { AuditSink } from './alerts.ts';
 import { EventBus } from './events.ts';
+import { isLsError } from '../core/errors.ts';
 import { linePlugins } from './http/index.ts';
 import { loadLineConfig, type LineConfig } from './line-config.ts';
 import { LineMetrics } from './metrics.ts';
@@ -48,6 +49,8 @@ export interface LineSecurity {
 
 export interface StartLineOptions {
   readonly repoDir: string;
+  /** When the embedded broker's port is taken, try this many following ports (0 = fail at once). */
+  readonly mqttPortFallback?: number;
   /** Metrics registry shared with other layers (e.g. security counters); default a new one. */
   readonly metrics?: Metrics;
   /** line.yaml path or an already validated config. */
@@ -113,7 +116,16 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     let mqttUrl = o.mqttUrl;
     if (!mqttUrl) {
       const brokerTls = o.security?.tls ? { cert: o.security.tls.cert, key: o.security.tls.key } : undefined;
-      broker = await startBroker({ port: o.mqttPort ?? 1883, portOption: '--mqtt-port', thread: o.brokerThread ?? true, ...(o.security?.mqttAuth ? { auth: o.security.mqttAuth } : {}), ...(brokerTls ? { tls: brokerTls } : {}) });
+      const firstPort = o.mqttPort ?? 1883;
+      for (let k = 0; ; k++) {
+        try {
+          broker = await startBroker({ port: firstPort + k, portOption: '--mqtt-port', thread: o.brokerThread ?? true, ...(o.security?.mqttAuth ? { auth: o.security.mqttAuth } : {}), ...(brokerTls ? { tls: brokerTls } : {}) });
+          break;
+        } catch (e) {
+          // Only a defaulted port may move (the demo next to another broker); a chosen port is an error.
+          if (!(isLsError(e) && e.code === 'LS_ERR_PORT_IN_USE') || firstPort === 0 || k >= (o.mqttPortFallback ?? 0)) throw e;
+        }
+      }
       resources.push(broker);
       mqttUrl = broker.url;
     }

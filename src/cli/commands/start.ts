@@ -99,6 +99,9 @@ export function register(program: Command): void {
         host: o.host,
         port: o.port,
         mqttPort: o.mqttPort,
+        // The standard port is often held by a plant's own broker (Mosquitto): the demo moves aside,
+        // but a port the user chose with --mqtt-port must be free.
+        ...(cmd.getOptionValueSource('mqttPort') === 'default' ? { mqttPortFallback: 10 } : {}),
         ...(o.mqtt ? { mqttUrl: o.mqtt } : {}),
         ...(o.mqttUsername ? { mqttUsername: o.mqttUsername, mqttPassword: o.mqttPassword ?? '' } : {}),
         simulator: o.simulator ? { partsPerS: o.rate, readingsPerS: o.sensorRate, seed: o.seed, defectRate: o.defectRate, ...(o.images ? { imageFolder: o.images } : {}) } : false,
@@ -110,6 +113,10 @@ export function register(program: Command): void {
         await security?.dispose();
         throw e;
       });
+      const brokerPort = line.mqttUrl && !o.mqtt ? Number(new URL(line.mqttUrl).port) : undefined;
+      if (brokerPort !== undefined && brokerPort !== o.mqttPort && cmd.getOptionValueSource('mqttPort') === 'default') {
+        process.stdout.write(`note: MQTT port ${o.mqttPort} is taken (another broker?); the embedded broker listens on ${brokerPort}. Choose with --mqtt-port, or use that broker with --mqtt mqtt://127.0.0.1:${o.mqttPort}\n`);
+      }
       process.stdout.write(`LineSight is running.\n  dashboard: ${line.url}/\n  MQTT:      ${line.mqttUrl}${o.mqtt ? '' : ' (embedded broker)'}\n  store:     ${line.store.kind}${o.simulator ? '\n  simulator: on (--no-simulator to switch off)' : ''}\nPress Ctrl-C to stop.\n`);
       let lastReadings = 0;
       let lastAt = Date.now();
