@@ -112,6 +112,9 @@ async function load(concurrency: number, fn: (i: number) => Promise<void>): Prom
   return { ips: lat.length / ((performance.now() - t0) / 1000), lat, errors };
 }
 
+/** Authorization header of the server under test (its first admin token). */
+const AUTH: Record<string, string> = {};
+
 /** Start `linesight serve` on a repository, give a 16-connection pool to `fn`, stop it afterwards. */
 async function withServer(repo: string, extra: string[], fn: (pool: Pool) => Promise<void>): Promise<void> {
   const server = await startServerProcess(repo, extra);
@@ -133,13 +136,13 @@ async function v2Phase(pool: Pool, name: string): Promise<Row> {
   }));
   const body = Buffer.concat([header, Buffer.from(x.buffer)]);
   const infer = async () => {
-    const r = await pool.request({ method: 'POST', path: `/v2/models/${MODEL}/infer`, headers: { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, body });
+    const r = await pool.request({ method: 'POST', path: `/v2/models/${MODEL}/infer`, headers: { ...AUTH, 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }, body });
     await r.body.arrayBuffer();
     if (r.statusCode !== 200) throw new Error(String(r.statusCode));
   };
   for (let i = 0; i < 32; i++) await infer();
   const res = await load(16, infer);
-  const after = await (await pool.request({ method: 'GET', path: '/metrics' })).body.text();
+  const after = await (await pool.request({ method: 'GET', path: '/metrics', headers: AUTH })).body.text();
   const totalMs = histMeanMs(after, 'linesight_total_duration_seconds');
   const inferMs = histMeanMs(after, 'linesight_inference_duration_seconds');
   const queueMs = histMeanMs(after, 'linesight_queue_duration_seconds');
@@ -156,7 +159,7 @@ async function v2Phase(pool: Pool, name: string): Promise<Row> {
 /** Phase 3: POST /v1/inspect with JPEG bytes at concurrency 8. */
 async function inspectPhase(pool: Pool, jpegs: Buffer[], name: string, note: string): Promise<Row> {
   const inspect = async (i: number) => {
-    const r = await pool.request({ method: 'POST', path: `/v1/inspect/${MODEL}`, headers: { 'content-type': 'image/jpeg' }, body: jpegs[i % jpegs.length]! });
+    const r = await pool.request({ method: 'POST', path: `/v1/inspect/${MODEL}`, headers: { ...AUTH, 'content-type': 'image/jpeg' }, body: jpegs[i % jpegs.length]! });
     await r.body.arrayBuffer();
     if (r.statusCode !== 200) throw new Error(String(r.statusCode));
   };
@@ -174,7 +177,9 @@ function histMeanMs(text: string, name: string): number {
 
 /** `linesight serve` in a child process on a free port; resolves once it prints its URL. */
 async function startServerProcess(repo: string, extra: string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, ['bin/linesight.mjs', 'serve', '--repo', repo, '--port', '0', '--poll', '0', '--log-level', 'warn', ...extra], {
+  // The server runs as a plant runs it: authentication on; the bench uses the first admin token.
+  const data = mkdtempSync(path.join(os.tmpdir(), 'ls-bench-data-'));
+  const child: ChildProcess = spawn(process.execPath, ['bin/linesight.mjs', 'serve', '--repo', repo, '--port', '0', '--poll', '0', '--log-level', 'error', '--data', data, ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -186,6 +191,7 @@ async function startServerProcess(repo: string, extra: string[] = []): Promise<{
     });
     child.once('exit', (c) => reject(new Error(`server exited with code ${c}: ${out}`)));
   });
+  AUTH.authorization = `Bearer ${readFileSync(path.join(data, 'admin-token'), 'utf8').trim()}`;
   return {
     url,
     stop: () =>

@@ -2,7 +2,7 @@
 """Train the bundled LineSight demo image model `steel-surface`.
 
 Data: NEU surface defect images (6 classes, 250 x 200x200 JPEGs each),
-read-only at /work/shared/datasets/neu-surface-defect/images/<class>/*.jpg
+read-only at ../shared/datasets/neu-surface-defect (beside the checkout)/images/<class>/*.jpg
 (override with --data).
 
 Outputs (paths relative to the repo root):
@@ -52,7 +52,7 @@ PREPROCESS_DESC = "cv2 imread->resize(224,224) INTER_LINEAR->cvtColor BGR2GRAY->
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 TRAIN_DIR = os.path.join(REPO_ROOT, "tools", "train")
-DEFAULT_DATA = "/work/shared/datasets/neu-surface-defect/images"
+DEFAULT_DATA = os.path.join(REPO_ROOT, "..", "shared", "datasets", "neu-surface-defect", "images")
 
 _to_tensor = transforms.ToTensor()
 
