@@ -11,20 +11,11 @@ import { connectMqtt } from '../../src/connectors/mqtt/client.ts';
 import { startLine } from '../../src/line/app.ts';
 import { parseLineConfig } from '../../src/line/line-config.ts';
 import { writeFixtureRepo } from './line-fixtures.ts';
+import { PG_URL, requirePostgres } from '../helpers/postgres.ts';
 
-const URL_ = process.env.LINESIGHT_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL_ = PG_URL;
 const schema = `ls_line_${process.pid}_${Date.now().toString(36)}`;
-const ok = await (async () => {
-  const c = new pg.Client({ connectionString: URL_, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-})();
-if (!ok && process.env.CI) throw new Error(`PostgreSQL is required in CI but not reachable at ${URL_}`);
+const ok = await requirePostgres();
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-linepg-'));
 
 afterAll(async () => {

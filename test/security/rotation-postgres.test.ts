@@ -6,22 +6,11 @@ import { PostgresStore } from '../../src/store/postgres.ts';
 import { loadDataKeys } from '../../src/security/crypto.ts';
 import { rotateDataKey } from '../../src/security/key-rotation.ts';
 import { tempDir } from './helpers.ts';
+import { PG_URL, requirePostgres } from '../helpers/postgres.ts';
 
-const URL = process.env.LINESIGHT_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL = PG_URL;
 
-async function available(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const ok = await available();
-if (!ok && process.env.CI) throw new Error(`PostgreSQL is required in CI but not reachable at ${URL}`);
+const ok = await requirePostgres();
 
 describe('key rotation through PostgreSQL', () => {
   if (!ok) {

@@ -2,22 +2,11 @@ import pg from 'pg';
 import { describe, it } from 'vitest';
 import { PostgresStore } from '../../src/store/postgres.ts';
 import { storeContract } from './contract.ts';
+import { PG_URL, requirePostgres } from '../helpers/postgres.ts';
 
-const URL = process.env.LINESIGHT_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+const URL = PG_URL;
 
-async function available(): Promise<boolean> {
-  const c = new pg.Client({ connectionString: URL, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    await c.end();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const ok = await available();
-if (!ok && process.env.CI) throw new Error(`PostgreSQL is required in CI but not reachable at ${URL}`);
+const ok = await requirePostgres();
 if (!ok) {
   describe('Store contract: postgres', () => {
     it.skip(`PostgreSQL not reachable at ${URL}; skipped outside CI`, () => undefined);
