@@ -52,13 +52,15 @@ export function statusLine(s: { stations: ReadonlyArray<{ parts_per_s: number; d
 }
 
 /** Security from the command's flags: tokens and roles, audit, data key, TLS, MQTT users, signed models. */
-async function loadSecurity(raw: Record<string, unknown>, o: z.infer<typeof optsSchema>, log: ReturnType<typeof createLogger>, repo: string, metrics: Metrics): Promise<LineSecurity & { dispose(): Promise<void>; encrypted?: boolean }> {
+async function loadSecurity(raw: Record<string, unknown>, o: z.infer<typeof optsSchema>, log: ReturnType<typeof createLogger>, repo: string, metrics: Metrics): Promise<LineSecurity & { dispose(): Promise<void>; encrypted?: boolean; signInHint?: string }> {
   const sec = await setupSecurity({
     ...(await securityOptionsFromFlags(raw)),
     dataDir: o.data, log, repoDir: repo, host: o.host, registry: metrics.registry,
     print: (l) => process.stdout.write(`${l}\n`),
   });
-  return { plugin: sec.plugin, codec: sec.codec, audit: { append: async (e) => void (await sec.audit.append(e)) }, mqttAuth: sec.mqttAuth, mqttInternal: sec.mqttInternal, ...(sec.tls ? { tls: sec.tls } : {}), encrypted: sec.encrypted, dispose: () => sec.dispose() };
+  const tokenFile = path.join(o.data, 'admin-token');
+  const signInHint = sec.tokens ? `sign in with a token, e.g. the admin token in ${tokenFile}: open the dashboard URL with ?token=<token>` : undefined;
+  return { ...(signInHint ? { signInHint } : {}), plugin: sec.plugin, codec: sec.codec, audit: { append: async (e) => void (await sec.audit.append(e)) }, mqttAuth: sec.mqttAuth, mqttInternal: sec.mqttInternal, ...(sec.tls ? { tls: sec.tls } : {}), encrypted: sec.encrypted, dispose: () => sec.dispose() };
 }
 
 export function register(program: Command): void {
@@ -117,7 +119,8 @@ export function register(program: Command): void {
       if (brokerPort !== undefined && brokerPort !== o.mqttPort && cmd.getOptionValueSource('mqttPort') === 'default') {
         process.stdout.write(`note: MQTT port ${o.mqttPort} is taken (another broker?); the embedded broker listens on ${brokerPort}. Choose with --mqtt-port, or use that broker with --mqtt mqtt://127.0.0.1:${o.mqttPort}\n`);
       }
-      process.stdout.write(`LineSight is running.\n  dashboard: ${line.url}/\n  MQTT:      ${line.mqttUrl}${o.mqtt ? '' : ' (embedded broker)'}\n  store:     ${line.store.kind}${o.simulator ? '\n  simulator: on (--no-simulator to switch off)' : ''}\nPress Ctrl-C to stop.\n`);
+      const signIn = security?.signInHint ? `             ${security.signInHint}\n` : '';
+      process.stdout.write(`LineSight is running.\n  dashboard: ${line.url}/\n${signIn}  MQTT:      ${line.mqttUrl}${o.mqtt ? '' : ' (embedded broker)'}\n  store:     ${line.store.kind}${o.simulator ? '\n  simulator: on (--no-simulator to switch off)' : ''}\nPress Ctrl-C to stop.\n`);
       let lastReadings = 0;
       let lastAt = Date.now();
       const tty = process.stdout.isTTY;
