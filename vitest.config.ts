@@ -8,5 +8,8 @@ export default defineConfig({
     pool: 'forks',
     // The machine has 2 cores; onnxruntime and sharp are multi-threaded themselves.
     maxWorkers: 2,
+    // The JSON report lets CI print one plain "N passed, N failed" line.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-output/vitest.json' },
   },
 });
