@@ -15,6 +15,14 @@ Outputs (paths relative to the repo root):
   test/fixtures/cv2-gray-224.json         cv2 reference pixels for resize / grayscale / RGB checks
   samples/neu/<class>/*.jpg               30 test-split demo images (5 per class)
 
+A backbone on a subset of the classes (e.g. one that never saw `scratches`, for an honest
+few-shot demo): --classes a,b,c trains on those classes only (sorted; the same split.json,
+filtered to them) and needs --out and --results; it writes only those two files (no fixtures,
+no samples, never the bundled model or its results.json):
+  OMP_WAIT_POLICY=PASSIVE /usr/bin/python3 tools/train/train_steel_surface.py \
+      --classes crazing,inclusion,patches,pitted_surface,rolled-in_scale \
+      --out /tmp/ft5/models/steel-5/1/model.onnx --results /tmp/ft5/results-steel-5.json
+
 Preprocessing (must match the TypeScript runtime exactly):
   img = cv2.imread(path)                  # BGR uint8
   img = cv2.resize(img, (224, 224))       # INTER_LINEAR (default)
@@ -229,10 +237,10 @@ def accuracy(logits, labels):
     return float((logits.argmax(1) == torch.as_tensor(labels)).float().mean())
 
 
-def per_class_acc(logits, labels):
+def per_class_acc(logits, labels, classes=CLASSES):
     pred = logits.argmax(1).numpy()
     labels = np.asarray(labels)
-    return {c: float((pred[labels == i] == i).mean()) for i, c in enumerate(CLASSES)}
+    return {c: float((pred[labels == i] == i).mean()) for i, c in enumerate(classes)}
 
 
 # --------------------------------------------------------------------------- export
@@ -377,13 +385,37 @@ def write_fixtures(model, data_dir, split, test_logits):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--out", default="models/steel-surface/1/model.onnx",
-                    help="ONNX output path (relative paths are relative to the repo root)")
+    ap.add_argument("--out", default=None,
+                    help="ONNX output path (relative paths are relative to the repo root); "
+                         "default models/steel-surface/1/model.onnx, required with --classes")
+    ap.add_argument("--results", default=None,
+                    help="results JSON path (relative paths are relative to the repo root); "
+                         "default tools/train/results.json, required with --classes")
+    ap.add_argument("--classes", default=None,
+                    help="comma-separated subset of %s to train on (sorted; split.json filtered to them). "
+                         "Skips the test fixtures and samples, which belong to the bundled model" % ",".join(CLASSES))
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=3e-3)
     args = ap.parse_args()
+
+    subset = args.classes is not None
+    if subset:
+        classes = sorted(set(c.strip() for c in args.classes.split(",") if c.strip()))
+        unknown = [c for c in classes if c not in CLASSES]
+        if unknown:
+            ap.error("--classes: unknown class(es) %s (known: %s)" % (",".join(unknown), ",".join(CLASSES)))
+        if len(classes) < 2:
+            ap.error("--classes: at least two classes are needed")
+        if args.out is None or args.results is None:
+            ap.error("--classes needs --out and --results (so the bundled model and its results.json are not overwritten)")
+    else:
+        classes = CLASSES
+    if args.out is None:
+        args.out = "models/steel-surface/1/model.onnx"
+    if args.results is None:
+        args.results = os.path.join("tools", "train", "results.json")
 
     t_start = time.time()
     torch.set_num_threads(2)
@@ -393,20 +425,26 @@ def main():
     cv2.setNumThreads(1)
 
     out_path = args.out if os.path.isabs(args.out) else os.path.join(REPO_ROOT, args.out)
+    results_path = args.results if os.path.isabs(args.results) else os.path.join(REPO_ROOT, args.results)
     split = load_or_create_split(args.data, os.path.join(TRAIN_DIR, "split.json"))
+    if subset:
+        split = dict(split)
+        for k in ("train", "val", "test"):
+            split[k] = [r for r in split[k] if r.split("/")[0] in classes]
+        print("classes: %s" % ", ".join(classes))
     print("split: train %d, val %d, test %d" % (len(split["train"]), len(split["val"]), len(split["test"])))
 
     # cache preprocessed uint8 arrays once
     cache = {}
     for k in ("train", "val", "test"):
         cache[k] = ([load_gray_u8(os.path.join(args.data, r)) for r in split[k]],
-                    [CLASSES.index(r.split("/")[0]) for r in split[k]])
+                    [classes.index(r.split("/")[0]) for r in split[k]])
     print("cached %d images in %.1fs" % (sum(len(v[0]) for v in cache.values()), time.time() - t_start))
     tr_x, tr_y = cache["train"]
     va_x, va_y = cache["val"]
     te_x, te_y = cache["test"]
 
-    model = SteelSurfaceNet()
+    model = SteelSurfaceNet(num_classes=len(classes))
     n_params = sum(p.numel() for p in model.parameters())
     print("model: %d parameters, embedding dim %d" % (n_params, model.embedding_dim))
 
@@ -450,20 +488,27 @@ def main():
     va_acc = accuracy(va_logits, va_y)
     te_acc = accuracy(te_logits, te_y)
     print("best epoch %d: val_acc %.4f test_acc %.4f" % (best[2], va_acc, te_acc))
-    print("per-class test acc:", per_class_acc(te_logits, te_y))
+    print("per-class test acc:", per_class_acc(te_logits, te_y, classes))
 
     size = export_onnx(model, out_path)
     check = verify_onnx(model, out_path, te_x[:8])
-    chosen = write_fixtures(model, args.data, split, te_logits)
-    print("parity fixture images:", chosen)
+    if subset:
+        print("--classes: test fixtures and samples not written (they belong to the bundled model)")
+    else:
+        chosen = write_fixtures(model, args.data, split, te_logits)
+        print("parity fixture images:", chosen)
 
     results = {
         "model": "steel-surface",
         "version": 1,
+    }
+    if subset:
+        results = {"model": "steel-surface subset", "classes": classes, "onnx": out_path}
+    results.update({
         "test_accuracy": te_acc,
         "val_accuracy": va_acc,
-        "per_class_test_accuracy": per_class_acc(te_logits, te_y),
-        "per_class_val_accuracy": per_class_acc(va_logits, va_y),
+        "per_class_test_accuracy": per_class_acc(te_logits, te_y, classes),
+        "per_class_val_accuracy": per_class_acc(va_logits, va_y, classes),
         "n_train": len(tr_x), "n_val": len(va_x), "n_test": len(te_x),
         "epochs": args.epochs,
         "best_epoch": best[2],
@@ -480,8 +525,9 @@ def main():
         "python_version": sys.version.split()[0],
         "duration_seconds": round(time.time() - t_start, 1),
         "history": history,
-    }
-    with open(os.path.join(TRAIN_DIR, "results.json"), "w") as fh:
+    })
+    os.makedirs(os.path.dirname(results_path) or ".", exist_ok=True)
+    with open(results_path, "w") as fh:
         json.dump(results, fh, indent=1)
         fh.write("\n")
     print("done in %.1fs" % (time.time() - t_start))
