@@ -85,23 +85,9 @@ export interface Accuracy {
   readonly confusion: ReadonlyArray<ReadonlyArray<number>>;
 }
 
-/** One interval of the p-chart (GET /v1/spc/p-chart; src/line/spc.ts PChartPoint). */
-export interface PChartPoint {
-  /** Interval start, epoch ms. */
-  readonly start: number;
-  readonly n: number;
-  readonly defects: number;
-  /** Defect proportion; null when no part was inspected in the interval. */
-  readonly p: number | null;
-  /** Centre line p̄. */
-  readonly cl: number;
-  readonly ucl: number | null;
-  readonly lcl: number | null;
-  /** Distance from the centre line in sigmas. */
-  readonly z?: number | null;
-  /** Western Electric rules (1-4) this point breaks. */
-  readonly violations: readonly number[];
-}
+/** One interval of the p-chart, exactly as the server computes it (src/line/spc.ts). */
+export type { PChartPoint } from '../../src/line/spc.ts';
+import type { PChartPoint } from '../../src/line/spc.ts';
 
 /** GET /v1/spc/p-chart. */
 export interface PChart {
