@@ -15,6 +15,7 @@ import { silentLogger, type Logger } from '../core/log.ts';
 import { startBroker, type BrokerAuth, type EmbeddedBroker } from '../connectors/mqtt/broker.ts';
 import { connectMqtt, installDurableAcks, subscribeDurable, type AckingSubscriber, type DurableAcks } from '../connectors/mqtt/client.ts';
 import { INPUT_SUBSCRIPTIONS } from '../connectors/topics.ts';
+import { startJetStreamIngest } from '../connectors/nats/jetstream-ingest.ts';
 import { Metrics } from '../monitoring/metrics.ts';
 import { ModelRepository } from '../repository/repository.ts';
 import { getBackend } from '../runtime/index.ts';
@@ -83,6 +84,8 @@ export interface StartLineOptions {
   /** SQLite commits on a writer thread (default) or inline. */
   readonly storeWriter?: 'inline' | 'worker';
   readonly onSensorCommitted?: (items: ReadonlyArray<{ msg_id: string; latency_ms: number }>) => void;
+  /** Also ingest from a NATS JetStream stream (subjects `linesight.<line>.<source>.<kind>`), beside MQTT. */
+  readonly nats?: { readonly url: string; readonly stream?: string; readonly durable?: string };
 }
 
 export interface RunningLine extends Disposable {
@@ -191,6 +194,10 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     const pending = setInterval(() => runtime.metrics.pendingAcks.set(subscriber.pendingAcks), 1000);
     pending.unref();
     resources.push({ dispose: async () => clearInterval(pending) });
+    if (o.nats) {
+      const rt = runtime;
+      resources.push(await startJetStreamIngest({ ...o.nats, log, handler: (topic, payload, props) => rt.handleMessage(topic, payload, props) }));
+    }
 
     let simulator: Simulator | undefined;
     if (o.simulator) {

@@ -21,6 +21,8 @@ const optsSchema = z.object({
   mqtt: z.string().regex(/^mqtts?:\/\//, 'an mqtt:// or mqtts:// URL').optional(),
   mqttUsername: z.string().optional(),
   mqttPassword: z.string().optional(),
+  nats: z.string().regex(/^(nats|tls):\/\//, 'a nats:// URL').optional(),
+  natsStream: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -'),
   host: z.string().min(1),
   db: z.string().min(1).optional(),
   data: z.string().min(1),
@@ -73,6 +75,8 @@ export function register(program: Command): void {
     .option('--mqtt <url>', 'use this MQTT broker (mqtt://host:1883) instead of the embedded one')
     .option('--mqtt-username <name>', 'username on the external broker')
     .option('--mqtt-password <secret>', 'password on the external broker')
+    .option('--nats <url>', 'also ingest from this NATS JetStream server (subjects linesight.<line>.<source>.<kind>)')
+    .option('--nats-stream <name>', 'JetStream stream name (created when missing)', 'LINESIGHT')
     .option('--db <path|url>', 'SQLite file (default <data>/linesight.db) or postgres://user@host/db')
     .option('--data <dir>', 'data folder', './data')
     .option('--line <file>', 'line configuration', 'config/line.yaml')
@@ -111,6 +115,7 @@ export function register(program: Command): void {
         logger: log,
         storeSynchronous: o.sync === 'full' ? 'FULL' : 'NORMAL',
         clientId: o.clientId,
+        ...(o.nats ? { nats: { url: o.nats, stream: o.natsStream, durable: o.clientId } } : {}),
       }).catch(async (e: unknown) => {
         await security?.dispose();
         throw e;
@@ -120,7 +125,7 @@ export function register(program: Command): void {
         process.stdout.write(`note: MQTT port ${o.mqttPort} is taken (another broker?); the embedded broker listens on ${brokerPort}. Choose with --mqtt-port, or use that broker with --mqtt mqtt://127.0.0.1:${o.mqttPort}\n`);
       }
       const signIn = security?.signInHint ? `             ${security.signInHint}\n` : '';
-      process.stdout.write(`LineSight is running.\n  dashboard: ${line.url}/\n${signIn}  MQTT:      ${line.mqttUrl}${o.mqtt ? '' : ' (embedded broker)'}\n  store:     ${line.store.kind}${o.simulator ? '\n  simulator: on (--no-simulator to switch off)' : ''}\nPress Ctrl-C to stop.\n`);
+      process.stdout.write(`LineSight is running.\n  dashboard: ${line.url}/\n${signIn}  MQTT:      ${line.mqttUrl}${o.mqtt ? '' : ' (embedded broker)'}\n${o.nats ? `  NATS:      ${o.nats} (JetStream stream ${o.natsStream})\n` : ''}  store:     ${line.store.kind}${o.simulator ? '\n  simulator: on (--no-simulator to switch off)' : ''}\nPress Ctrl-C to stop.\n`);
       let lastReadings = 0;
       let lastAt = Date.now();
       const tty = process.stdout.isTTY;
