@@ -15,7 +15,7 @@ import { silentLogger, type Logger } from '../core/log.ts';
 import { startBroker, type BrokerAuth, type EmbeddedBroker } from '../connectors/mqtt/broker.ts';
 import { connectMqtt, installDurableAcks, subscribeDurable, type AckingSubscriber, type DurableAcks } from '../connectors/mqtt/client.ts';
 import { INPUT_SUBSCRIPTIONS } from '../connectors/topics.ts';
-import { startJetStreamIngest } from '../connectors/nats/jetstream-ingest.ts';
+import { startJetStreamIngest, type JetStreamIngest } from '../connectors/nats/jetstream-ingest.ts';
 import { Metrics } from '../monitoring/metrics.ts';
 import { ModelRepository } from '../repository/repository.ts';
 import { getBackend } from '../runtime/index.ts';
@@ -166,10 +166,12 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
       },
     );
     resources.push({ dispose: () => client.endAsync(true).then(() => undefined) });
+    let natsOut: JetStreamIngest | undefined;
     runtime = new LineRuntime({
       config, service, store, bus, clock, log,
       metrics: new LineMetrics(metrics.registry),
-      publisher: { publish: (t, p, opts) => void client.publish(t, p, opts) },
+      // outputs go to MQTT and, when NATS ingestion is on, to NATS as well (set once it is connected)
+      publisher: { publish: (t, p, opts) => { void client.publish(t, p, opts); natsOut?.publish(t, p); } },
       ...(o.security?.audit ? { audit: o.security.audit } : {}),
       ...(o.onSensorCommitted ? { onSensorCommitted: o.onSensorCommitted } : {}),
     });
@@ -196,7 +198,8 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     resources.push({ dispose: async () => clearInterval(pending) });
     if (o.nats) {
       const rt = runtime;
-      resources.push(await startJetStreamIngest({ ...o.nats, log, handler: (topic, payload, props) => rt.handleMessage(topic, payload, props) }));
+      natsOut = await startJetStreamIngest({ ...o.nats, log, handler: (topic, payload, props) => rt.handleMessage(topic, payload, props) });
+      resources.push(natsOut);
     }
 
     let simulator: Simulator | undefined;

@@ -22,6 +22,8 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-nats-'));
 const repo = writeFixtureRepo(dir);
 const stream = `LS_TEST_${process.pid}_${Date.now().toString(36)}`.toUpperCase();
 const values = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 20 };
+// what the fixture model calls a failing machine: these raise an alert and publish decisions
+const risky = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 70, tool_wear_min: 230 };
 
 afterAll(async () => {
   if (nc) {
@@ -46,13 +48,16 @@ describe.skipIf(!nc)('NATS JetStream ingestion', () => {
   it('stores every reading exactly once, also across a restart', async () => {
     const js = nc!.jetstream();
     const subject = topicToSubject('linesight/line1/m1/sensors');
-    const publish = async (i: number): Promise<void> => {
+    const publish = async (i: number, v: Record<string, number> = values): Promise<void> => {
       const h = headers();
       h.set('Nats-Msg-Id', `m${i}`);
-      await js.publish(subject, JSON.stringify({ ts: Date.now() - 60_000 + i, type: 'L', values }), { headers: h });
+      await js.publish(subject, JSON.stringify({ ts: Date.now() - 60_000 + i, type: 'L', values: v }), { headers: h });
     };
     const opts = { repoDir: repo, line: path.resolve('config/line.yaml'), db: path.join(dir, 'line.db'), port: 0, mqttPort: 0, simulator: false as const, dashboard: false, clientId: `nats-${process.pid}`, nats: { url: URL, stream, durable: 'test-line' } };
 
+    // outputs come back as plain NATS messages, outside the stream
+    const outputs: string[] = [];
+    const sub = nc!.subscribe('linesight.line1.>', { callback: (_e, m) => { if (!/\.(sensors|image|truth)$/.test(m.subject)) outputs.push(m.subject); } });
     // the stream is created by LineSight on first start
     let line = await startLine(opts);
     for (let i = 0; i < 300; i++) await publish(i);
@@ -61,7 +66,8 @@ describe.skipIf(!nc)('NATS JetStream ingestion', () => {
     await line.dispose();
 
     // published while LineSight is down: delivered when it is back
-    for (let i = 300; i < 500; i++) await publish(i);
+    for (let i = 300; i < 496; i++) await publish(i);
+    for (let i = 496; i < 500; i++) await publish(i, risky);
     line = await startLine(opts);
     try {
       const c = await until(async () => {
@@ -74,7 +80,12 @@ describe.skipIf(!nc)('NATS JetStream ingestion', () => {
         const ci = await jsm.consumers.info(stream, 'test-line');
         return ci.num_ack_pending === 0 && ci.num_pending === 0 ? ci : undefined;
       }, 'all acknowledged');
+      // only the 500 inputs are in the stream: LineSight's own outputs are not captured and re-read
       expect(info.delivered.stream_seq).toBe(500);
+      expect((await jsm.streams.info(stream)).state.messages).toBe(500);
+      await until(async () => (outputs.length > 0 ? true : undefined), 'an output on NATS');
+      expect(outputs.every((x) => x.startsWith('linesight.line1.'))).toBe(true);
+      sub.unsubscribe();
     } finally {
       await line.dispose();
     }

@@ -1,12 +1,15 @@
 /**
- * NATS JetStream as an ingestion transport, for plants that run several LineSight machines on one
- * durable stream. Subjects mirror the MQTT topics with dots (`linesight.<line>.<station|machine>.<kind>`);
+ * NATS JetStream as a transport, for plants that run several LineSight machines on one durable
+ * stream. Subjects mirror the MQTT topics with dots (`linesight.<line>.<station|machine>.<kind>`).
+ * The stream holds the inputs only (image, sensors, truth); results, decisions and alerts go out as
+ * plain NATS messages on their subjects, so the consumer never reads its own output.
  * each message is handed to the same handler as MQTT messages and acknowledged only after the
  * handler resolved (it is durably stored), so a crash redelivers instead of losing. The `Nats-Msg-Id`
  * header (JetStream's own de-duplication id) becomes the message id for idempotent writes.
  */
 import { AckPolicy, connect, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import { LsError } from '../../core/errors.ts';
+import { INPUT_SUBSCRIPTIONS } from '../topics.ts';
 import type { Disposable } from '../../core/dispose.ts';
 import { silentLogger, type Logger } from '../../core/log.ts';
 
@@ -29,7 +32,12 @@ export interface JetStreamIngestOptions {
 export interface JetStreamIngest extends Disposable {
   /** Messages handed to the handler so far. */
   readonly received: number;
+  /** Publish an output (result, decision, alert) on the subject of its topic. */
+  publish(topic: string, payload: string): void;
 }
+
+/** The input subjects the stream captures: `linesight.*.*.image`, `.sensors`, `.truth`. */
+export const INPUT_SUBJECTS: readonly string[] = INPUT_SUBSCRIPTIONS.map((t) => t.split('/').map((x) => (x === '+' ? '*' : x)).join('.'));
 
 /** `linesight.line1.m1.sensors` -> `linesight/line1/m1/sensors`. */
 export function subjectToTopic(subject: string): string {
@@ -41,7 +49,7 @@ export function topicToSubject(topic: string): string {
   return topic.split('/').join('.');
 }
 
-/** Connect, make sure the stream and the durable consumer exist, and start consuming. */
+/** Connect, make sure the stream (inputs only) and the durable consumer exist, and start consuming. */
 export async function startJetStreamIngest(o: JetStreamIngestOptions): Promise<JetStreamIngest> {
   const log = o.log ?? silentLogger();
   const stream = o.stream ?? 'LINESIGHT';
@@ -56,7 +64,7 @@ export async function startJetStreamIngest(o: JetStreamIngestOptions): Promise<J
   try {
     const jsm = await nc.jetstreamManager();
     const existing = await jsm.streams.info(stream).catch(() => undefined);
-    if (!existing) await jsm.streams.add({ name: stream, subjects: ['linesight.>'] });
+    if (!existing) await jsm.streams.add({ name: stream, subjects: [...INPUT_SUBJECTS] });
     const consumer = await jsm.consumers.info(stream, durable).catch(() => undefined);
     if (!consumer) {
       await jsm.consumers.add(stream, {
@@ -99,6 +107,9 @@ export async function startJetStreamIngest(o: JetStreamIngestOptions): Promise<J
   return {
     get received() {
       return received;
+    },
+    publish(topic, payload) {
+      if (!closed) nc.publish(topicToSubject(topic), payload);
     },
     async dispose() {
       if (closed) return;
