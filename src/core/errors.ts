@@ -50,7 +50,7 @@ export const ERRORS = {
   // --- line, streams and storage ------------------------------------------
   LS_ERR_LINE_CONFIG: { status: 500, message: 'line.yaml is invalid' },
   LS_ERR_PORT_IN_USE: { status: 500, message: 'the port is already in use' },
-  LS_ERR_BROKER: { status: 503, message: 'the MQTT broker cannot be reached' },
+  LS_ERR_BROKER: { status: 503, message: 'the message broker (MQTT or NATS) cannot be reached' },
   LS_ERR_STORE: { status: 503, message: 'the data store failed' },
   LS_ERR_UNKNOWN_SOURCE: { status: 400, message: 'unknown line, station or machine' },
 

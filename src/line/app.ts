@@ -85,7 +85,7 @@ export interface StartLineOptions {
   readonly storeWriter?: 'inline' | 'worker';
   readonly onSensorCommitted?: (items: ReadonlyArray<{ msg_id: string; latency_ms: number }>) => void;
   /** Also ingest from a NATS JetStream stream (subjects `linesight.<line>.<source>.<kind>`), beside MQTT. */
-  readonly nats?: { readonly url: string; readonly stream?: string; readonly durable?: string };
+  readonly nats?: { readonly url: string; readonly stream?: string; readonly durable?: string; readonly root?: string };
 }
 
 export interface RunningLine extends Disposable {

@@ -11,6 +11,9 @@ import { connect, headers, type NatsConnection } from 'nats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLine } from '../../src/line/app.ts';
 import { topicToSubject } from '../../src/connectors/nats/jetstream-ingest.ts';
+import { connectJetStreamPublisher } from '../../src/connectors/nats/jetstream-publisher.ts';
+import { FrameSource } from '../../src/line/simulator/camera.ts';
+import { Simulator } from '../../src/line/simulator/simulator.ts';
 import { writeFixtureRepo } from './line-fixtures.ts';
 
 const URL = process.env.LINESIGHT_TEST_NATS ?? 'nats://127.0.0.1:4222';
@@ -21,6 +24,10 @@ if (!nc) console.warn(`[nats test] skipped: NATS not reachable at ${URL}`);
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-nats-'));
 const repo = writeFixtureRepo(dir);
 const stream = `LS_TEST_${process.pid}_${Date.now().toString(36)}`.toUpperCase();
+const stream2 = `${stream}_SIM`;
+// own subject roots: streams on one server cannot share subjects (other runs may use the default)
+const root = `lst${process.pid}a`;
+const root2 = `lst${process.pid}b`;
 const values = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 20 };
 // what the fixture model calls a failing machine: these raise an alert and publish decisions
 const risky = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 70, tool_wear_min: 230 };
@@ -29,6 +36,7 @@ afterAll(async () => {
   if (nc) {
     const jsm = await nc.jetstreamManager();
     await jsm.streams.delete(stream).catch(() => undefined);
+    await jsm.streams.delete(stream2).catch(() => undefined);
     await nc.close();
   }
   rmSync(dir, { recursive: true, force: true });
@@ -47,17 +55,17 @@ async function until<T>(f: () => Promise<T | undefined>, what: string, ms = 60_0
 describe.skipIf(!nc)('NATS JetStream ingestion', () => {
   it('stores every reading exactly once, also across a restart', async () => {
     const js = nc!.jetstream();
-    const subject = topicToSubject('linesight/line1/m1/sensors');
+    const subject = topicToSubject('linesight/line1/m1/sensors', root);
     const publish = async (i: number, v: Record<string, number> = values): Promise<void> => {
       const h = headers();
       h.set('Nats-Msg-Id', `m${i}`);
       await js.publish(subject, JSON.stringify({ ts: Date.now() - 60_000 + i, type: 'L', values: v }), { headers: h });
     };
-    const opts = { repoDir: repo, line: path.resolve('config/line.yaml'), db: path.join(dir, 'line.db'), port: 0, mqttPort: 0, simulator: false as const, dashboard: false, clientId: `nats-${process.pid}`, nats: { url: URL, stream, durable: 'test-line' } };
+    const opts = { repoDir: repo, line: path.resolve('config/line.yaml'), db: path.join(dir, 'line.db'), port: 0, mqttPort: 0, simulator: false as const, dashboard: false, clientId: `nats-${process.pid}`, nats: { url: URL, stream, durable: 'test-line', root } };
 
     // outputs come back as plain NATS messages, outside the stream
     const outputs: string[] = [];
-    const sub = nc!.subscribe('linesight.line1.>', { callback: (_e, m) => { if (!/\.(sensors|image|truth)$/.test(m.subject)) outputs.push(m.subject); } });
+    const sub = nc!.subscribe(`${root}.line1.>`, { callback: (_e, m) => { if (!/\.(sensors|image|truth)$/.test(m.subject)) outputs.push(m.subject); } });
     // the stream is created by LineSight on first start
     let line = await startLine(opts);
     for (let i = 0; i < 300; i++) await publish(i);
@@ -84,9 +92,34 @@ describe.skipIf(!nc)('NATS JetStream ingestion', () => {
       expect(info.delivered.stream_seq).toBe(500);
       expect((await jsm.streams.info(stream)).state.messages).toBe(500);
       await until(async () => (outputs.length > 0 ? true : undefined), 'an output on NATS');
-      expect(outputs.every((x) => x.startsWith('linesight.line1.'))).toBe(true);
+      expect(outputs.every((x) => x.startsWith(`${root}.line1.`))).toBe(true);
       sub.unsubscribe();
     } finally {
+      await line.dispose();
+    }
+  });
+
+  it('takes a simulated line (frames, true labels, readings) published through JetStream', async () => {
+    const line = await startLine({ repoDir: repo, line: path.resolve('config/line.yaml'), db: path.join(dir, 'sim.db'), port: 0, mqttPort: 0, simulator: false, dashboard: false, clientId: `nats-sim-${process.pid}`, nats: { url: URL, stream: stream2, durable: 'test-sim', root: root2 } });
+    const pub = await connectJetStreamPublisher(URL, root2);
+    const frames = await FrameSource.fromFolder(path.resolve('samples/neu'), { defectRate: 0.5, okClasses: ['crazing', 'rolled-in_scale'] });
+    const sim = new Simulator({
+      client: { publish: (t, p, opts) => pub.publish(t, p, opts) }, frames, protocolVersion: 4, seed: 7, partsPerS: 20, readingsPerS: 50, maxParts: 4, maxReadings: 60,
+      stations: [{ line: 'line1', station: 'cam1' }], machines: [{ line: 'line1', machine: 'm1' }, { line: 'line1', machine: 'm2' }],
+    });
+    try {
+      sim.start();
+      const c = await until(async () => {
+        const n = await line.store.counts();
+        return n.readings >= 60 && n.parts >= 4 && n.feedback >= 4 ? n : undefined;
+      }, 'simulated parts, labels and readings');
+      expect(c.readings).toBe(60);
+      expect(c.parts).toBe(4);
+      expect(c.dead_letters).toBe(0);
+      expect(pub.failed).toBe(0);
+    } finally {
+      await sim.dispose();
+      await pub.dispose();
       await line.dispose();
     }
   });

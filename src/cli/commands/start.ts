@@ -23,6 +23,7 @@ const optsSchema = z.object({
   mqttPassword: z.string().optional(),
   nats: z.string().regex(/^(nats|tls):\/\//, 'a nats:// URL').optional(),
   natsStream: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -'),
+  natsRoot: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -'),
   host: z.string().min(1),
   db: z.string().min(1).optional(),
   data: z.string().min(1),
@@ -77,6 +78,7 @@ export function register(program: Command): void {
     .option('--mqtt-password <secret>', 'password on the external broker')
     .option('--nats <url>', 'also ingest from this NATS JetStream server (subjects linesight.<line>.<source>.<kind>)')
     .option('--nats-stream <name>', 'JetStream stream name (created when missing)', 'LINESIGHT')
+    .option('--nats-root <token>', 'first subject token (streams on one NATS server need distinct roots)', 'linesight')
     .option('--db <path|url>', 'SQLite file (default <data>/linesight.db) or postgres://user@host/db')
     .option('--data <dir>', 'data folder', './data')
     .option('--line <file>', 'line configuration', 'config/line.yaml')
@@ -115,7 +117,7 @@ export function register(program: Command): void {
         logger: log,
         storeSynchronous: o.sync === 'full' ? 'FULL' : 'NORMAL',
         clientId: o.clientId,
-        ...(o.nats ? { nats: { url: o.nats, stream: o.natsStream, durable: o.clientId } } : {}),
+        ...(o.nats ? { nats: { url: o.nats, stream: o.natsStream, durable: o.clientId, root: o.natsRoot } } : {}),
       }).catch(async (e: unknown) => {
         await security?.dispose();
         throw e;

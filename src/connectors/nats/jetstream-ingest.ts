@@ -9,7 +9,7 @@
  */
 import { AckPolicy, connect, DeliverPolicy, type ConsumerMessages, type JsMsg, type NatsConnection } from 'nats';
 import { LsError } from '../../core/errors.ts';
-import { INPUT_SUBSCRIPTIONS } from '../topics.ts';
+import { INPUT_KINDS, TOPIC_ROOT } from '../topics.ts';
 import type { Disposable } from '../../core/dispose.ts';
 import { silentLogger, type Logger } from '../../core/log.ts';
 
@@ -21,6 +21,8 @@ export interface JetStreamIngestOptions {
   readonly url: string;
   /** Stream name (created when missing, over `linesight.>`). */
   readonly stream?: string;
+  /** First subject token (default `linesight`); streams on one server need distinct roots. */
+  readonly root?: string;
   /** Durable consumer name: instances sharing it share the work. */
   readonly durable?: string;
   /** Messages in flight before acknowledgements (JetStream's max_ack_pending). */
@@ -36,24 +38,34 @@ export interface JetStreamIngest extends Disposable {
   publish(topic: string, payload: string): void;
 }
 
-/** The input subjects the stream captures: `linesight.*.*.image`, `.sensors`, `.truth`. */
-export const INPUT_SUBJECTS: readonly string[] = INPUT_SUBSCRIPTIONS.map((t) => t.split('/').map((x) => (x === '+' ? '*' : x)).join('.'));
+/** The input subjects the stream captures: `<root>.*.*.image`, `.sensors`, `.truth`. */
+export function inputSubjects(root = DEFAULT_SUBJECT_ROOT): string[] {
+  return INPUT_KINDS.map((k) => `${root}.*.*.${k}`);
+}
 
-/** `linesight.line1.m1.sensors` -> `linesight/line1/m1/sensors`. */
+/** `<root>.line1.m1.sensors` -> `linesight/line1/m1/sensors` (the root names the plant's stream). */
 export function subjectToTopic(subject: string): string {
-  return subject.split('.').join('/');
+  const parts = subject.split('.');
+  parts[0] = TOPIC_ROOT;
+  return parts.join('/');
 }
 
-/** `linesight/line1/m1/sensors` -> `linesight.line1.m1.sensors` (for publishers). */
-export function topicToSubject(topic: string): string {
-  return topic.split('/').join('.');
+/** `linesight/line1/m1/sensors` -> `<root>.line1.m1.sensors` (for publishers). */
+export function topicToSubject(topic: string, root = DEFAULT_SUBJECT_ROOT): string {
+  const parts = topic.split('/');
+  parts[0] = root;
+  return parts.join('.');
 }
+
+/** The first subject token; one JetStream server can hold several plants' streams under different roots. */
+export const DEFAULT_SUBJECT_ROOT = 'linesight';
 
 /** Connect, make sure the stream (inputs only) and the durable consumer exist, and start consuming. */
 export async function startJetStreamIngest(o: JetStreamIngestOptions): Promise<JetStreamIngest> {
   const log = o.log ?? silentLogger();
   const stream = o.stream ?? 'LINESIGHT';
   const durable = o.durable ?? 'linesight-line';
+  const root = o.root ?? DEFAULT_SUBJECT_ROOT;
   let nc: NatsConnection;
   try {
     nc = await connect({ servers: o.url, name: 'linesight-ingest', timeout: 5000 });
@@ -64,7 +76,7 @@ export async function startJetStreamIngest(o: JetStreamIngestOptions): Promise<J
   try {
     const jsm = await nc.jetstreamManager();
     const existing = await jsm.streams.info(stream).catch(() => undefined);
-    if (!existing) await jsm.streams.add({ name: stream, subjects: [...INPUT_SUBJECTS] });
+    if (!existing) await jsm.streams.add({ name: stream, subjects: inputSubjects(root) });
     const consumer = await jsm.consumers.info(stream, durable).catch(() => undefined);
     if (!consumer) {
       await jsm.consumers.add(stream, {
@@ -109,7 +121,7 @@ export async function startJetStreamIngest(o: JetStreamIngestOptions): Promise<J
       return received;
     },
     publish(topic, payload) {
-      if (!closed) nc.publish(topicToSubject(topic), payload);
+      if (!closed) nc.publish(topicToSubject(topic, root), payload);
     },
     async dispose() {
       if (closed) return;

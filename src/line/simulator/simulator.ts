@@ -1,10 +1,9 @@
 /**
- * `linesight simulate`: publishes a realistic line over MQTT. Camera frames (MQTT v5, binary JPEG with
+ * `linesight simulate`: publishes a realistic line over MQTT (or NATS JetStream). Camera frames (MQTT v5, binary JPEG with
  * `part_id`, `ts`, `msg_id` user properties) and, right after each, the part's true label on
  * `.../truth` (what a QA station would report), plus machine readings following the AI4I physics.
  * Seeded and rate-configurable; every message carries a msg_id so redeliveries are recognised.
  */
-import type { MqttClient } from 'mqtt';
 import type { Clock } from '../../core/clock.ts';
 import { systemClock } from '../../core/clock.ts';
 import type { Disposable } from '../../core/dispose.ts';
@@ -13,8 +12,13 @@ import { Ai4iMachine } from './ai4i.ts';
 import type { FrameSource } from './camera.ts';
 import { Rng } from './rng.ts';
 
+/** Where the simulator publishes: an MQTT client, or a NATS JetStream publisher. */
+export interface SimPublisher {
+  publish(topic: string, payload: string | Buffer, opts: { qos: 0 | 1; properties?: { userProperties?: Record<string, string>; contentType?: string } }): unknown;
+}
+
 export interface SimulatorOptions {
-  readonly client: MqttClient;
+  readonly client: SimPublisher;
   readonly frames?: FrameSource | undefined;
   /** Camera stations to feed: `line/station`. */
   readonly stations: ReadonlyArray<{ line: string; station: string }>;
