@@ -1,4 +1,6 @@
 /** A seeded pseudo-random generator (mulberry32): the same seed gives the same training run. */
+import { mulberry32 } from '../core/rng.ts';
+
 export interface Rng {
   /** Uniform in [0, 1). */
   next(): number;
@@ -10,14 +12,7 @@ export interface Rng {
 
 /** Create a generator from a 32-bit seed. */
 export function createRng(seed: number): Rng {
-  let a = seed >>> 0;
-  const next = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     next,
     normal() {

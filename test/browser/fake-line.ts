@@ -14,6 +14,7 @@ import { pChart } from '../../src/line/spc.ts';
 import { Metrics } from '../../src/monitoring/metrics.ts';
 import type { DecisionKind } from '../../src/pipeline/decide.ts';
 import { dashboardPlugin } from '../../src/serving/routes/dashboard.ts';
+import { mulberry32 } from '../../src/core/rng.ts';
 
 /** Two lines: cam-1 and the machines on line-1, cam-2 on line-2. */
 const LINE_OF: Readonly<Record<string, string>> = { 'cam-1': 'line-1', 'cam-2': 'line-2' };
@@ -40,17 +41,6 @@ interface FakePart {
   feedback?: { true_label: string; by: string; ts: number; correct: boolean };
 }
 
-/** Mulberry32: a tiny seeded PRNG so runs are repeatable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface FakeLine {
   readonly url: string;
@@ -65,7 +55,7 @@ export interface FakeLine {
  * the 5th-last interval (breaks Western Electric rule 1); then a part every `partEveryMs`.
  */
 export async function startFakeLine(opts: { port?: number; distDir?: string; partEveryMs?: number; seed?: number } = {}): Promise<FakeLine> {
-  const rand = rng(opts.seed ?? 7);
+  const rand = mulberry32(opts.seed ?? 7);
   const images = readdirSync(NEU).filter((f) => f.endsWith('.jpg')).sort();
   const classOf = (file: string): string => LABELS.filter((l) => file.startsWith(l)).sort((a, b) => b.length - a.length)[0] ?? 'crazing';
   const parts: FakePart[] = [];

@@ -1,17 +1,16 @@
+import { mulberry32 } from '../../core/rng.ts';
+
 /** A small seeded random source (mulberry32) so simulated lines are reproducible. Pure. */
 export class Rng {
-  private s: number;
+  private readonly uniform01: () => number;
 
   constructor(seed: number) {
-    this.s = seed >>> 0 || 0x9e3779b9;
+    this.uniform01 = mulberry32(seed >>> 0 || 0x9e3779b9);
   }
 
   /** Uniform in [0, 1). */
   next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.uniform01();
   }
 
   /** Normal with the given mean and standard deviation (Box-Muller). */
