@@ -123,6 +123,9 @@ export class LoadedModel implements Disposable {
         }
       });
       const good = pre.map((p, i) => [p, i] as const).filter((x): x is readonly [{ data: SampleData; ms: number }, number] => !(x[0] instanceof LsError));
+      // batch row of each decoded item (bad items have none)
+      const rowOf: number[] = [];
+      good.forEach(([, gi], row) => (rowOf[gi] = row));
       let outputs: Record<string, Tensor> | undefined;
       let inferMs = 0;
       let inferError: LsError | undefined;
@@ -140,7 +143,7 @@ export class LoadedModel implements Disposable {
         if (p instanceof LsError) r = { ok: false, error: p };
         else if (inferError || !outputs) r = { ok: false, error: inferError ?? new LsError('LS_ERR_INFERENCE') };
         else {
-          const row = good.findIndex(([, gi]) => gi === i);
+          const row = rowOf[i]!;
           const t2 = performance.now();
           const value = this.postprocess(outputs, row);
           r = { ok: true, value, timings: { preprocess_ms: p.ms, inference_ms: inferMs, postprocess_ms: performance.now() - t2 } };

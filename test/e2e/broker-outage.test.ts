@@ -13,6 +13,7 @@ import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLine } from '../../src/line/app.ts';
 import { writeFixtureRepo } from './line-fixtures.ts';
+import { until } from '../helpers/until.ts';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const have = existsSync(MOSQUITTO);
@@ -53,15 +54,6 @@ async function startMosquitto(port: number): Promise<ChildProcess> {
   throw new Error('mosquitto did not start');
 }
 
-async function until<T>(f: () => Promise<T | undefined>, what: string, ms = 30_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const values = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 20 };
 

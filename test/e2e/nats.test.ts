@@ -15,6 +15,7 @@ import { connectJetStreamPublisher } from '../../src/connectors/nats/jetstream-p
 import { FrameSource } from '../../src/line/simulator/camera.ts';
 import { Simulator } from '../../src/line/simulator/simulator.ts';
 import { writeFixtureRepo } from './line-fixtures.ts';
+import { until } from '../helpers/until.ts';
 
 const URL = process.env.LINESIGHT_TEST_NATS ?? 'nats://127.0.0.1:4222';
 const nc: NatsConnection | undefined = await connect({ servers: URL, timeout: 2000 }).catch(() => undefined);
@@ -42,15 +43,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until<T>(f: () => Promise<T | undefined>, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe.skipIf(!nc)('NATS JetStream ingestion', () => {
   it('stores every reading exactly once, also across a restart', async () => {
