@@ -40,6 +40,8 @@ describe('OpenCV-compatible preprocessing (cv2.resize INTER_LINEAR + cvtColor)',
       const got = opencvResizeColor(rgb, spec(c.width, c.height, mode));
       expect(got.data.length).toBe(expected.length);
       const { max, differing } = compare(got.data, expected);
+      // the figures the README quotes
+      console.info(`cv2 parity ${c.file} -> ${c.width}x${c.height} ${mode}: ${differing} of ${expected.length} values differ, max ${max}`);
       expect(max).toBeLessThanOrEqual(1);
       // Off-by-one values are rounding differences of OpenCV's scalar tail loop; they must stay rare.
       expect(differing / expected.length).toBeLessThan(0.01);
