@@ -377,8 +377,10 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       page.on('request', (r) => {
         if (r.method() === 'POST' && r.url().endsWith('/v1/feedback')) posted.push(String((JSON.parse(r.postData() ?? '{}') as { part_id?: string }).part_id));
       });
-      const frame = page.locator('#strip figure.frame').nth(3);
-      const frameId = await frame.getAttribute('data-part');
+      // new parts are prepended every 300 ms, so the frame is pinned by its part id, not its position
+      const frameId = await page.locator('#strip figure.frame').nth(1).getAttribute('data-part');
+      expect(frameId).toBeTruthy();
+      const frame = page.locator(`#strip figure.frame[data-part="${frameId}"]`);
       await frame.focus();
       await page.keyboard.press('Enter');
       await expect.poll(async () => page.locator('#qa-detail').getAttribute('data-part')).toBe(frameId);
