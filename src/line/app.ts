@@ -146,6 +146,10 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     const bus = new EventBus();
     let runtime: LineRuntime | undefined;
     let acks: DurableAcks | undefined;
+    // A resumed session delivers its backlog right after CONNACK, before the runtime exists: those
+    // messages wait here (their PUBACKs held) until the runtime has started, then are handled in order.
+    let runtimeStarted!: (rt: LineRuntime) => void;
+    const runtimeReady = new Promise<LineRuntime>((resolve) => (runtimeStarted = resolve));
     // the runtime's client: persistent session (clean: false + session expiry) so a crash loses nothing;
     // acknowledgement handling is installed before CONNECT because a resumed session delivers at once
     const client: MqttClient = await connectMqtt(
@@ -160,7 +164,7 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
       },
       10_000,
       (c) => {
-        acks = installDurableAcks(c, (topic, payload, packet) => runtime!.handleMessage(topic, payload, packet.properties), {
+        acks = installDurableAcks(c, (topic, payload, packet) => runtimeReady.then((rt) => rt.handleMessage(topic, payload, packet.properties)), {
           onHandlerError: (e) => log.error({ err: (e as Error).message }, 'message not stored; it will be redelivered'),
         });
       },
@@ -191,6 +195,7 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     resources.push(server);
     await runtime.start();
     resources.push(runtime);
+    runtimeStarted(runtime);
     const subscriber = await subscribeDurable(client, acks!, INPUT_SUBSCRIPTIONS);
     resources.push(subscriber);
     const pending = setInterval(() => runtime.metrics.pendingAcks.set(subscriber.pendingAcks), 1000);

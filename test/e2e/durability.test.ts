@@ -2,7 +2,8 @@
  * Nothing acknowledged is lost: LineSight runs as a child process against the real Mosquitto on
  * 127.0.0.1:1883 with a persistent session (clean: false, fixed client id, QoS 1). 10,000 readings
  * are published; LineSight is killed with SIGKILL mid-stream and restarted; every reading must be
- * stored exactly once (count and distinct message ids). Publishing is paced so the broker's queue
+ * stored exactly once (count and distinct message ids). Then a backlog published while LineSight is
+ * stopped must be stored once it starts again. Publishing is paced so the broker's queue
  * for the session stays under Mosquitto's default max_queued_messages (1000): beyond it Mosquitto
  * itself drops QoS 1 messages, which no subscriber can prevent.
  */
@@ -128,6 +129,21 @@ lines:
     expect(storedAtKill).toBeLessThan(killedAt + 1);
     expect(c.n).toBe(TOTAL);
     expect(c.distinct).toBe(TOTAL);
+
+    // a backlog queued for the session while LineSight is down arrives right after CONNACK, before
+    // the line runtime exists; it must wait for the runtime, not fail and tear the connection down
+    child.kill('SIGTERM');
+    await new Promise((r) => child!.once('exit', r));
+    const BACKLOG = 500;
+    const pub2: MqttClient = await mqtt.connectAsync(BROKER, { clientId: `${clientId}-pub2`, protocolVersion: 5, clean: true });
+    for (let i = TOTAL; i < TOTAL + BACKLOG; i++) {
+      await pub2.publishAsync(`linesight/${lineId}/m1/sensors`, JSON.stringify({ msg_id: `d-${i}`, ts: 1_700_000_000_000 + i, values: { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 10 } }), { qos: 1 });
+    }
+    await pub2.endAsync();
+    child = await startChild();
+    await waitFor(() => storedCount().n >= TOTAL + BACKLOG, 'the backlog stored after the restart');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(storedCount()).toEqual({ n: TOTAL + BACKLOG, distinct: TOTAL + BACKLOG });
     child.kill('SIGTERM');
     await new Promise((r) => child!.once('exit', r));
     child = undefined;
