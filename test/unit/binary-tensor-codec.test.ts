@@ -62,6 +62,20 @@ describe('binary tensor data extension', () => {
     expect(d.outputs).toEqual([{ name: 'y', binary: true }]);
   });
 
+  it.each([NaN, Infinity, -Infinity])('refuses binary FP32 %s and names its index; the largest finite floats pass', (bad) => {
+    const body = (v: number) =>
+      binaryBody({ inputs: [
+        { name: 'x', shape: [2, 2], datatype: 'FP32', parameters: { binary_data_size: 16 } },
+        { name: 'h', shape: [2, 2], datatype: 'FP16', data: [0, 0, 0, 0] },
+        { name: 's', shape: [2, 1], datatype: 'BYTES', data: ['a', 'b'] },
+        { name: 'i', shape: [2, 1], datatype: 'INT64', data: [1, 2] },
+      ] }, [Buffer.from(new Float32Array([3.4028234663852886e38, -3.4028234663852886e38, 1e-45, v]).buffer)]);
+    const ok = body(0);
+    expect([...(decodeInferRequest(ok.body, ok.len, manifest).feeds.x!.data as Float32Array)]).toEqual([3.4028234663852886e38, -3.4028234663852886e38, Math.fround(1e-45), 0]);
+    const b = body(bad);
+    expect(() => decodeInferRequest(b.body, b.len, manifest)).toThrow(expect.objectContaining({ code: 'LS_ERR_TENSOR_NONFINITE', detail: expect.stringContaining('at index 3') }));
+  });
+
   it('refuses a binary size that disagrees with the shape, and unclaimed trailing bytes', () => {
     const base = (size: number, extra = 0) =>
       binaryBody({ inputs: [
