@@ -36,6 +36,7 @@ describe('health and metadata', () => {
     expect(b.extensions).toContain('binary_tensor_data');
     expect(b.extensions).toContain('model_repository');
     expect(b.extensions).toContain('statistics');
+    expect(b.extensions).toContain('model_configuration');
   });
 
   it('model metadata lists versions as strings and tensors with -1 for the batch dimension', async () => {
@@ -125,6 +126,28 @@ describe('infer', () => {
     expect(tail.readUInt32LE(4)).toBe(Buffer.byteLength('héllo'));
     expect(tail.subarray(8, 8 + 6).toString()).toBe('héllo');
     expect(header.outputs[2].data).toEqual([1.5, -2, 3.25, 0]);
+  });
+});
+
+describe('model configuration extension (Triton)', () => {
+  it('GET /v2/models/{m}[/versions/{v}]/config gives config.yaml in Triton\'s JSON shape', async () => {
+    const r = await inject({ method: 'GET', url: '/v2/models/tiny/config' });
+    expect(r.statusCode).toBe(200);
+    const c = r.json();
+    expect(Object.keys(c).sort()).toEqual(['backend', 'dynamic_batching', 'input', 'instance_group', 'max_batch_size', 'name', 'output', 'parameters', 'platform', 'version_policy']);
+    expect(c).toMatchObject({ name: 'tiny', platform: 'onnxruntime_onnx', backend: 'onnxruntime', max_batch_size: 8, version_policy: { all: {} } });
+    // dims without the batch dimension, as Triton gives them when max_batch_size > 0
+    expect(c.input).toEqual([{ name: 'image', data_type: 'TYPE_FP32', dims: [1, 8, 8] }]);
+    expect(c.output).toEqual([{ name: 'logits', data_type: 'TYPE_FP32', dims: [3] }]);
+    expect(c.instance_group).toEqual([{ name: 'tiny', kind: 'KIND_CPU', count: 1 }]);
+    expect(c.dynamic_batching).toEqual({ preferred_batch_size: [], max_queue_delay_microseconds: 1000, default_queue_policy: { default_timeout_microseconds: 10_000_000, max_queue_size: 256 } });
+    const echo = (await inject({ method: 'GET', url: '/v2/models/echo/versions/1/config' })).json();
+    expect(Object.fromEntries(echo.input.map((i: { name: string; data_type: string }) => [i.name, i.data_type]))).toEqual({
+      f32: 'TYPE_FP32', i64: 'TYPE_INT64', h: 'TYPE_FP16', s: 'TYPE_STRING', b: 'TYPE_BOOL', u8: 'TYPE_UINT8', nf: 'TYPE_FP32',
+    });
+    expect((await inject({ method: 'GET', url: '/v2/models/ghost/config' })).statusCode).toBe(404);
+    expect((await inject({ method: 'GET', url: '/v2/models/tiny/versions/9/config' })).statusCode).toBe(404);
+    expect((await inject({ method: 'GET', url: '/v2/models/..%2F..%2Fetc/config' })).statusCode).toBe(400);
   });
 });
 

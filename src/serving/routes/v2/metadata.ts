@@ -1,7 +1,8 @@
 /**
  * Open Inference Protocol v2 metadata: `GET /v2` (server), `GET /v2/models/{m}[/versions/{v}]`
  * (model: name, versions, platform, inputs/outputs with -1 for variable dimensions) and
- * `GET /v2/models/{m}[/versions/{v}]/ready`.
+ * `GET /v2/models/{m}[/versions/{v}]/ready`, and Triton's model-configuration extension
+ * `GET /v2/models/{m}[/versions/{v}]/config` (config.yaml in Triton's JSON shape).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { createRequire } from 'node:module';
@@ -9,11 +10,12 @@ import type { Manifest, TensorSpec } from '../../../repository/manifest.ts';
 import { assertModelName, parseVersion } from '../../../repository/repository.ts';
 import type { InferenceService } from '../../inference-service.ts';
 import { hasModelControl } from '../../model-control.ts';
+import { tritonModelConfig } from '../../protocol/triton-config.ts';
 
 const pkg = createRequire(import.meta.url)('../../../../package.json') as { version: string };
 
 /** Extensions of the protocol this server implements. */
-export const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'] as const;
+export const V2_EXTENSIONS = ['binary_tensor_data', 'model_configuration', 'model_repository', 'statistics'] as const;
 
 /** The v2 tensor metadata of a config entry: the batch dimension (-1) first when the model batches. */
 export function tensorMetadata(m: Manifest, specs: readonly TensorSpec[]): Array<{ name: string; datatype: string; shape: number[] }> {
@@ -50,6 +52,13 @@ export const v2MetadataRoutes: FastifyPluginAsync = async (app) => {
   };
   app.get<{ Params: Params }>('/v2/models/:m', { config: { role: 'viewer' } }, async (req) => metadata(req.params));
   app.get<{ Params: Params }>('/v2/models/:m/versions/:v', { config: { role: 'viewer' } }, async (req) => metadata(req.params));
+
+  const config = async (p: Params) => {
+    assertModelName(p.m);
+    return tritonModelConfig(await service.manifest(p.m, p.v === undefined ? undefined : parseVersion(p.v)));
+  };
+  app.get<{ Params: Params }>('/v2/models/:m/config', { config: { role: 'viewer' } }, async (req) => config(req.params));
+  app.get<{ Params: Params }>('/v2/models/:m/versions/:v/config', { config: { role: 'viewer' } }, async (req) => config(req.params));
 
   const ready = async (p: Params): Promise<boolean> => {
     assertModelName(p.m);
