@@ -4,7 +4,7 @@
  *  2. LineSight POST /v2/models/steel-surface/infer with binary tensors, concurrency 16;
  *  3. LineSight POST /v1/inspect/steel-surface from 640x480 JPEG bytes, concurrency 8;
  *  4. the spec's Python pipeline (cv2 + ToTensor + PyTorch, same weights) when /usr/bin/python3 has torch.
- *  2b/3c. the same with execution.instances: 2 (a temporary copy of the model with that config);
+ *  rows 2, 3, 3b run a temporary copy of the model with execution.instances: 1, rows 2b/3c one with 2;
  * Environment: BENCH_SECONDS (per phase, default 10), BENCH_REPO (default ./models).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -114,6 +114,18 @@ async function load(concurrency: number, fn: (i: number) => Promise<void>): Prom
 
 /** Authorization header of the server under test (its first admin token). */
 const AUTH: Record<string, string> = {};
+/** Process id of the server under test. */
+let serverPid = 0;
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime in clock ticks (USER_HZ = 100 on Linux)
+  } catch {
+    return NaN;
+  }
+}
 
 /** Start `linesight serve` on a repository, give a 16-connection pool to `fn`, stop it afterwards. */
 async function withServer(repo: string, extra: string[], fn: (pool: Pool) => Promise<void>): Promise<void> {
@@ -141,7 +153,13 @@ async function v2Phase(pool: Pool, name: string): Promise<Row> {
     if (r.statusCode !== 200) throw new Error(String(r.statusCode));
   };
   for (let i = 0; i < 32; i++) await infer();
+  const s0 = cpuSeconds(serverPid);
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
   const res = await load(16, infer);
+  const wall = (performance.now() - t0) / 1000;
+  const c1 = process.cpuUsage(c0);
+  const cpu = `CPU: server ${((cpuSeconds(serverPid) - s0) / wall).toFixed(2)} cores, load generator ${((c1.user + c1.system) / 1e6 / wall).toFixed(2)} cores`;
   const after = await (await pool.request({ method: 'GET', path: '/metrics', headers: AUTH })).body.text();
   const totalMs = histMeanMs(after, 'linesight_total_duration_seconds');
   const inferMs = histMeanMs(after, 'linesight_inference_duration_seconds');
@@ -152,7 +170,7 @@ async function v2Phase(pool: Pool, name: string): Promise<Row> {
     imgPerS: res.ips,
     p50: percentile(res.lat, 0.5),
     p99: percentile(res.lat, 0.99),
-    note: `server: total ${totalMs.toFixed(1)} ms = batch run ${inferMs.toFixed(1)} + overhead ${(totalMs - inferMs).toFixed(1)} (queue ${queueMs.toFixed(1)}); mean batch ${batch.toFixed(1)}; errors ${res.errors}`,
+    note: `server: total ${totalMs.toFixed(1)} ms = batch run ${inferMs.toFixed(1)} + overhead ${(totalMs - inferMs).toFixed(1)} (queue ${queueMs.toFixed(1)}); mean batch ${batch.toFixed(1)}; ${cpu}; errors ${res.errors}`,
   };
 }
 
@@ -191,6 +209,7 @@ async function startServerProcess(repo: string, extra: string[] = []): Promise<{
     });
     child.once('exit', (c) => reject(new Error(`server exited with code ${c}: ${out}`)));
   });
+  serverPid = child.pid ?? 0;
   AUTH.authorization = `Bearer ${readFileSync(path.join(data, 'admin-token'), 'utf8').trim()}`;
   return {
     url,
@@ -223,23 +242,31 @@ async function main(): Promise<void> {
   const one = await bareOrt(resolved.modelPath);
   rows.push(one.row);
 
-  process.stderr.write('bench: 2/4 /v2 infer, binary tensors, concurrency 16; 3/4 /v1/inspect, concurrency 8\n');
+  // Temporary copies of the model whose config fixes execution.instances (1 for rows 2/3/3b, 2 for
+  // 2b/3c), so the rows mean the same whatever the bundled config.yaml says.
+  const withInstances = (n: number): string => {
+    const dir = path.join(work, `repo-instances${n}`);
+    mkdirSync(path.join(dir, MODEL, String(resolved.version)), { recursive: true });
+    copyFileSync(resolved.modelPath, path.join(dir, MODEL, String(resolved.version), 'model.onnx'));
+    const cfg = YAML.parse(readFileSync(resolved.configPath, 'utf8')) as { execution?: Record<string, unknown> };
+    cfg.execution = { ...(cfg.execution ?? {}), instances: n };
+    writeFileSync(path.join(dir, MODEL, 'config.yaml'), YAML.stringify(cfg));
+    return dir;
+  };
+  const repo1 = withInstances(1);
+  const repo2 = withInstances(2);
+
+  process.stderr.write('bench: 2/4 /v2 infer, binary tensors, concurrency 16; 3/4 /v1/inspect, concurrency 8 (instances: 1)\n');
   // The server runs in its own process, as in production; this process only generates load.
-  await withServer(REPO, [], async (pool) => {
-    rows.push(await v2Phase(pool, '2. LineSight /v2 infer, binary, concurrency 16'));
-    rows.push(await inspectPhase(pool, jpegs, '3. LineSight /v1/inspect, 640x480 JPEG, concurrency 8', 'preprocessing on the main thread, 4 images in flight'));
+  await withServer(repo1, [], async (pool) => {
+    rows.push(await v2Phase(pool, '2. LineSight /v2 infer, binary, concurrency 16, instances: 1'));
+    rows.push(await inspectPhase(pool, jpegs, '3. LineSight /v1/inspect, 640x480 JPEG, concurrency 8, instances: 1', 'preprocessing on the main thread, 4 images in flight'));
   });
   process.stderr.write('bench: 3b/4 /v1/inspect with a preprocessing pool of 2 worker threads\n');
-  await withServer(REPO, ['--preprocess-threads', '2'], async (pool) => {
+  await withServer(repo1, ['--preprocess-threads', '2'], async (pool) => {
     rows.push(await inspectPhase(pool, jpegs, '3b. same, preprocessing in 2 worker threads', 'serve --preprocess-threads 2'));
   });
   // The same model with execution.instances: 2 (two session threads of one intra-op thread each).
-  const repo2 = path.join(work, 'repo-instances2');
-  mkdirSync(path.join(repo2, MODEL, String(resolved.version)), { recursive: true });
-  copyFileSync(resolved.modelPath, path.join(repo2, MODEL, String(resolved.version), 'model.onnx'));
-  const cfg = YAML.parse(readFileSync(resolved.configPath, 'utf8')) as { execution?: Record<string, unknown> };
-  cfg.execution = { ...(cfg.execution ?? {}), instances: 2 };
-  writeFileSync(path.join(repo2, MODEL, 'config.yaml'), YAML.stringify(cfg));
   process.stderr.write('bench: 2b, 3c: the same with execution.instances: 2\n');
   await withServer(repo2, [], async (pool) => {
     rows.push(await v2Phase(pool, '2b. /v2 infer as 2, config execution.instances: 2'));
