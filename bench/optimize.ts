@@ -2,7 +2,7 @@
  * Benchmark of `linesight optimize` on the bundled steel-surface model (run: `npm run bench:optimize`).
  * Works on a temporary copy of the repository (nothing is written into models/); calibrates on the
  * training split and evaluates on the test split of tools/train/split.json, then prints the reports
- * and the issue's targets. Flags: --variants int8,int8-percentile,prune,structured,fp16  --iterations N  --threads N
+ * and the issue's targets. Flags: --variants int8,int8-percentile,prune,structured,fp16  --iterations N (default 200)  --threads N
  * --tuning: also time fp32 and int8 over intra-op threads × batch sizes, and 1 session × 2 threads
  * against 2 sessions × 1 thread (the data behind the tuning guide in docs/optimize.md).
  */
@@ -35,7 +35,7 @@ const args = parseWith(
   }),
   {
     variants: flag('variants', 'int8').split(','),
-    iterations: Number(flag('iterations', '40')),
+    iterations: Number(flag('iterations', '200')),
     threads: Number(flag('threads', '0')),
     calibCount: Number(flag('calib-count', '200')),
   },
