@@ -4,6 +4,12 @@
  * reordering any entry breaks the chain from that entry on, and `verify()` names the first bad one.
  * A small head file (`<log>.head`) records the last sequence number and hash, so cutting entries
  * off the end is detected too. Appends are serialised and fsynced before they resolve.
+ *
+ * Rotation: once the active file reaches `maxBytes`, it is renamed to the next numbered segment
+ * (`audit.log.1`, `audit.log.2`, ...) and a fresh `audit.log` goes on with the same chain (seq and
+ * prev continue across the cut). Verification walks every segment then the active file, so a
+ * segment that was removed, emptied or edited is named like any other bad entry. Keep the segments
+ * (or verify them together from the archive): the chain starts at seq 1 in segment 1.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +23,9 @@ import { withFileLock } from './secret-file.ts';
 
 /** Hash the first entry chains to. */
 export const GENESIS_HASH = '0'.repeat(64);
+
+/** Size at which the active file is rotated into a numbered segment, by default. */
+export const DEFAULT_AUDIT_MAX_BYTES = 64 * 1024 * 1024;
 
 /** What callers append (contract 8). */
 export interface AuditInput {
@@ -58,8 +67,8 @@ const entrySchema = z.strictObject({
 
 /** Result of checking a log: ok with the entry count, or the first bad entry (1-based line and seq) and why. */
 export type AuditVerifyResult =
-  | { ok: true; entries: number; head: string }
-  | { ok: false; entries: number; line: number; seq?: number; reason: string };
+  | { ok: true; entries: number; head: string; segments: number }
+  | { ok: false; entries: number; file: string; line: number; seq?: number; reason: string };
 
 /** The chain hash of an entry (everything but `hash` itself). */
 export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
@@ -85,18 +94,21 @@ export class AuditLog implements Disposable {
   private constructor(
     readonly file: string,
     private readonly clock: Clock,
+    private readonly maxBytes: number,
   ) {}
 
-  /** Open a log for appending; the existing chain is verified first so new entries never extend a broken chain. */
-  static async open(file: string, opts: { clock?: Clock; allowBroken?: boolean } = {}): Promise<AuditLog> {
+  /**
+   * Open a log for appending; the existing chain (every segment) is verified first so new entries
+   * never extend a broken chain. `maxBytes`: rotate the active file at this size (0 = never).
+   */
+  static async open(file: string, opts: { clock?: Clock; allowBroken?: boolean; maxBytes?: number } = {}): Promise<AuditLog> {
     await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
-    const log = new AuditLog(file, opts.clock ?? systemClock);
+    const log = new AuditLog(file, opts.clock ?? systemClock, opts.maxBytes ?? DEFAULT_AUDIT_MAX_BYTES);
     const r = await verifyAuditLog(file);
     if (!r.ok && !opts.allowBroken) {
-      throw new LsError('LS_ERR_AUDIT_TAMPERED', `entry at line ${r.line}${r.seq ? ` (seq ${r.seq})` : ''}: ${r.reason}`, { subject: file });
+      throw new LsError('LS_ERR_AUDIT_TAMPERED', `${path.basename(r.file)} entry at line ${r.line}${r.seq ? ` (seq ${r.seq})` : ''}: ${r.reason}`, { subject: r.file });
     }
-    const entries = await readEntries(file);
-    const lastEntry = entries.at(-1)?.entry;
+    const lastEntry = (await readEntries(file)).at(-1)?.entry ?? (await lastSegmentEntry(file));
     if (lastEntry) {
       log.seq = lastEntry.seq;
       log.last = lastEntry.hash;
@@ -126,11 +138,12 @@ export class AuditLog implements Disposable {
    * chain continues from the entry now last in the file, read under the lock.
    */
   private async appendLocked(i: z.infer<typeof inputSchema>): Promise<AuditEntry> {
-    const lastEntry = await readLastEntry(this.file);
+    const lastEntry = (await readLastEntry(this.file)) ?? (await lastSegmentEntry(this.file));
     if (lastEntry) {
       this.seq = lastEntry.seq;
       this.last = lastEntry.hash;
     }
+    await this.rotateIfFull();
     const body: Omit<AuditEntry, 'hash'> = {
       seq: this.seq + 1,
       ts: new Date(this.clock.now()).toISOString(),
@@ -156,19 +169,46 @@ export class AuditLog implements Disposable {
     return entry;
   }
 
-  /** Newest entries first, filtered. */
+  /** Under the lock: move a full active file to the next segment, so this entry starts a new file. */
+  private async rotateIfFull(): Promise<void> {
+    if (this.maxBytes <= 0) return;
+    let size: number;
+    try {
+      size = (await fs.stat(this.file)).size;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new LsError('LS_ERR_FILE_READ', (e as Error).message, { subject: this.file });
+    }
+    if (size < this.maxBytes) return;
+    const segments = await segmentFiles(this.file);
+    const next = segments.length ? segmentNumber(this.file, segments.at(-1)!) + 1 : 1;
+    await fs.rename(this.file, `${this.file}.${next}`);
+    // make the rename itself durable before the new file's first entry is
+    const dir = await fs.open(path.dirname(path.resolve(this.file)), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  /** Newest entries first, filtered; reads older segments only as far as needed. */
   async list(q: AuditQuery = {}): Promise<AuditEntry[]> {
     await this.tail;
     const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
     const out: AuditEntry[] = [];
-    const entries = await readEntries(this.file);
-    for (let i = entries.length - 1; i >= 0 && out.length < limit; i--) {
-      const e = entries[i]!.entry;
-      if (!e) continue;
-      if (q.after !== undefined && e.seq <= q.after) break;
-      if (q.actor && e.actor !== q.actor) continue;
-      if (q.action && e.action !== q.action) continue;
-      out.push(e);
+    const files = [this.file, ...(await segmentFiles(this.file)).reverse()];
+    for (const f of files) {
+      const entries = await readEntries(f);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        if (out.length >= limit) return out;
+        const e = entries[i]!.entry;
+        if (!e) continue;
+        if (q.after !== undefined && e.seq <= q.after) return out;
+        if (q.actor && e.actor !== q.actor) continue;
+        if (q.action && e.action !== q.action) continue;
+        out.push(e);
+      }
     }
     return out;
   }
@@ -223,6 +263,33 @@ function headFile(file: string): string {
   return `${file}.head`;
 }
 
+/** Rotated segments of a log, oldest first: `<file>.1`, `<file>.2`, ... */
+export async function segmentFiles(file: string): Promise<string[]> {
+  const dir = path.dirname(path.resolve(file));
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new LsError('LS_ERR_FILE_READ', (e as Error).message, { subject: dir });
+  }
+  const base = path.basename(file);
+  return names
+    .filter((n) => n.startsWith(`${base}.`) && /^\d+$/.test(n.slice(base.length + 1)))
+    .map((n) => path.join(dir, n))
+    .sort((a, b) => segmentNumber(file, a) - segmentNumber(file, b));
+}
+
+function segmentNumber(file: string, segment: string): number {
+  return Number(path.basename(segment).slice(path.basename(file).length + 1));
+}
+
+/** The last entry of the newest rotated segment (what a fresh active file chains to). */
+async function lastSegmentEntry(file: string): Promise<AuditEntry | undefined> {
+  const last = (await segmentFiles(file)).at(-1);
+  return last ? readLastEntry(last) : undefined;
+}
+
 async function readEntries(file: string): Promise<Array<{ line: number; raw: string; entry?: AuditEntry; error?: string }>> {
   let text: string;
   try {
@@ -245,39 +312,57 @@ async function readEntries(file: string): Promise<Array<{ line: number; raw: str
   });
 }
 
-/** Check every entry's hash, its link to the previous one, the sequence, and the head file. */
+/**
+ * Check every entry's hash, its link to the previous one and the sequence, across the rotated
+ * segments (oldest first) and the active file, then the head file.
+ */
 export async function verifyAuditLog(file: string): Promise<AuditVerifyResult> {
-  const entries = await readEntries(file);
+  const segments = await segmentFiles(file);
   let prev = GENESIS_HASH;
   let expectSeq = 1;
-  for (const r of entries) {
-    const bad = (reason: string): AuditVerifyResult => ({ ok: false, entries: entries.length, line: r.line, ...(r.entry ? { seq: r.entry.seq } : {}), reason });
-    if (!r.entry) return bad(r.error ?? 'unreadable');
-    const e = r.entry;
-    const { hash, ...body } = e;
-    if (entryHash(body) !== hash) return bad('content does not match its hash (entry edited)');
-    if (e.prev !== prev) return bad('does not chain to the previous entry (an entry before it was removed, edited or reordered)');
-    if (e.seq !== expectSeq) return bad(`sequence ${e.seq} where ${expectSeq} was expected (entries removed or reordered)`);
-    prev = hash;
-    expectSeq += 1;
+  let total = 0;
+  let lastEntry: AuditEntry | undefined;
+  for (let k = 0; k < segments.length; k++) {
+    if (segmentNumber(file, segments[k]!) !== k + 1) {
+      return { ok: false, entries: total, file: `${file}.${k + 1}`, line: 1, seq: expectSeq, reason: `segment ${path.basename(file)}.${k + 1} is missing (rotated segments must be kept, or verified together from the archive)` };
+    }
+  }
+  let active: Array<{ line: number; raw: string; entry?: AuditEntry; error?: string }> = [];
+  for (const f of [...segments, file]) {
+    const entries = await readEntries(f);
+    if (f !== file && entries.length === 0) return { ok: false, entries: total, file: f, line: 1, seq: expectSeq, reason: 'rotated segment is empty (its entries were removed)' };
+    for (const r of entries) {
+      const bad = (reason: string): AuditVerifyResult => ({ ok: false, entries: total + entries.length, file: f, line: r.line, ...(r.entry ? { seq: r.entry.seq } : {}), reason });
+      if (!r.entry) return bad(r.error ?? 'unreadable');
+      const e = r.entry;
+      const { hash, ...body } = e;
+      if (entryHash(body) !== hash) return bad('content does not match its hash (entry edited)');
+      if (e.prev !== prev) return bad('does not chain to the previous entry (an entry before it was removed, edited or reordered)');
+      if (e.seq !== expectSeq) return bad(`sequence ${e.seq} where ${expectSeq} was expected (entries removed or reordered)`);
+      prev = hash;
+      expectSeq += 1;
+      lastEntry = e;
+    }
+    total += entries.length;
+    active = entries;
   }
   let head: { seq: number; hash: string } | undefined;
   try {
     head = z.object({ seq: z.number(), hash: z.string() }).parse(JSON.parse(await fs.readFile(headFile(file), 'utf8')));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-      return { ok: false, entries: entries.length, line: entries.length + 1, reason: 'head file is unreadable' };
+      return { ok: false, entries: total, file, line: active.length + 1, reason: 'head file is unreadable' };
     }
   }
   const lastSeq = expectSeq - 1;
   // A crash between writing the entry and the head leaves the head exactly one entry behind: that is not tampering.
-  const headLagsByOne = head !== undefined && head.seq === lastSeq - 1 && entries.at(-1)?.entry?.prev === head.hash;
+  const headLagsByOne = head !== undefined && head.seq === lastSeq - 1 && lastEntry?.prev === head.hash;
   if (head && !headLagsByOne && (head.seq !== lastSeq || head.hash !== prev)) {
     return {
-      ok: false, entries: entries.length, line: Math.min(head.seq, entries.length + 1), seq: Math.min(head.seq, expectSeq),
+      ok: false, entries: total, file, line: Math.max(1, Math.min(head.seq - (lastSeq - active.length), active.length + 1)), seq: Math.min(head.seq, expectSeq),
       reason: `the log ends at seq ${lastSeq} but the head records seq ${head.seq}: entries were removed from the end`,
     };
   }
-  if (!head && entries.length > 0) return { ok: false, entries: entries.length, line: entries.length + 1, reason: 'head file is missing' };
-  return { ok: true, entries: entries.length, head: prev };
+  if (!head && total > 0) return { ok: false, entries: total, file, line: active.length + 1, reason: 'head file is missing' };
+  return { ok: true, entries: total, head: prev, segments: segments.length };
 }

@@ -24,6 +24,7 @@ const FLAGS: ReadonlyArray<readonly [flags: string, description: string, default
   ['--trusted-key <files...>', 'public keys (PEM) trusted for model signatures'],
   ['--oidc <file>', 'identity-provider settings (JSON or YAML: jwks_url or jwks_file, issuer, audience, role_claim, role_map, lines_claim)'],
   ['--auth-max-failures <n>', 'failed authentications per address and minute before 429', '10'],
+  ['--audit-max-mb <mb>', 'rotate the audit log into numbered segments (audit.log.1, .2, ...) at this size; 0 = never', '64'],
 ];
 
 /** Add the security flags a command does not define yet. */
@@ -49,6 +50,7 @@ const flagsSchema = z.object({
   trustedKey: z.array(z.string().min(1)).optional(),
   oidc: z.string().min(1).optional(),
   authMaxFailures: z.coerce.number().int().min(1).max(100_000).optional(),
+  auditMaxMb: z.coerce.number().min(0).max(1_000_000).optional(),
 });
 
 /** setupSecurity options from parsed flags (everything but log, dataDir, repoDir, registry, print). */
@@ -74,5 +76,6 @@ export async function securityOptionsFromFlags(raw: Record<string, unknown>): Pr
     ...(f.trustedKey ? { trustedKeys: f.trustedKey } : {}),
     ...(oidc ? { oidc } : {}),
     ...(f.authMaxFailures ? { limiter: { maxFailures: f.authMaxFailures, windowMs: 60_000 } } : {}),
+    ...(f.auditMaxMb !== undefined ? { auditMaxBytes: Math.round(f.auditMaxMb * 1024 * 1024) } : {}),
   };
 }

@@ -32,6 +32,8 @@ export interface SecurityOptions {
   insecureNoAuth?: boolean;
   tokensFile?: string;
   auditFile?: string;
+  /** Rotate the audit log at this size (default 64 MiB; 0 = never). */
+  auditMaxBytes?: number;
   /** AES-256-GCM data key file; else LINESIGHT_DATA_KEY; else stored blobs stay plain. */
   dataKeyFile?: string;
   mqttUsersFile?: string;
@@ -80,7 +82,7 @@ export async function setupSecurity(o: SecurityOptions): Promise<Security> {
   const dataDir = path.resolve(o.dataDir ?? './data');
   const tokens = o.insecureNoAuth ? undefined : await TokenStore.open(o.tokensFile ?? path.join(dataDir, 'tokens.json'), { ...(o.clock ? { clock: o.clock } : {}) });
   const jwt = o.oidc && !o.insecureNoAuth ? await JwtVerifier.create(o.oidc) : undefined;
-  const audit = await AuditLog.open(o.auditFile ?? path.join(dataDir, 'audit.log'), { ...(o.clock ? { clock: o.clock } : {}) });
+  const audit = await AuditLog.open(o.auditFile ?? path.join(dataDir, 'audit.log'), { ...(o.clock ? { clock: o.clock } : {}), ...(o.auditMaxBytes !== undefined ? { maxBytes: o.auditMaxBytes } : {}) });
   const ring = await loadDataKeys({ ...(o.dataKeyFile ? { keyFile: o.dataKeyFile } : {}), ...(o.env ? { env: o.env } : {}) });
   const tls = await tlsFromFlags(o);
   const mqttAuth = await MqttAuth.fromFile(o.mqttUsersFile ?? path.join(dataDir, 'mqtt-users.json'), {

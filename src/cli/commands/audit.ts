@@ -9,7 +9,7 @@ export function register(program: Command): void {
   const audit = program.command('audit').description('the tamper-evident audit log');
   audit
     .command('verify')
-    .description('check every entry of the audit log; names the first edited, removed or reordered entry')
+    .description('check every entry of the audit log and its rotated segments; names the first edited, removed or reordered entry')
     .option('--data <dir>', 'data folder', DEFAULT_DATA_DIR)
     .option('--file <file>', 'audit log (default <data>/audit.log)')
     .option('--json', 'print JSON')
@@ -17,8 +17,8 @@ export function register(program: Command): void {
       const file = o.file ?? path.join(o.data, 'audit.log');
       const r = await verifyAuditLog(file);
       if (o.json) process.stdout.write(`${JSON.stringify({ file, ...r })}\n`);
-      else if (r.ok) process.stdout.write(`OK: ${r.entries} entries, chain intact; head ${r.head}\n`);
-      else process.stdout.write(`TAMPERED: ${file} line ${r.line}${r.seq !== undefined ? ` (seq ${r.seq})` : ''}: ${r.reason}\n`);
+      else if (r.ok) process.stdout.write(`OK: ${r.entries} entries${r.segments ? ` in ${r.segments} rotated segment(s) and the active file` : ''}, chain intact; head ${r.head}\n`);
+      else process.stdout.write(`TAMPERED: ${r.file} line ${r.line}${r.seq !== undefined ? ` (seq ${r.seq})` : ''}: ${r.reason}\n`);
       if (!r.ok) process.exitCode = 2;
     }));
   audit
