@@ -15,12 +15,17 @@ describe('security flags for serve/start', () => {
       const cmd = new Command('start').exitOverride().option('--tls-cert <file>', 'own description');
       addSecurityOptions(cmd);
       expect(cmd.options.filter((o) => o.long === '--tls-cert')).toHaveLength(1);
-      cmd.parse(['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--tls-ca', 'ca.pem', '--require-signed-models', '--trusted-key', 'a.pub', 'b.pub', '--oidc', oidc, '--auth-max-failures', '5'], { from: 'user' });
+      cmd.parse(['--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--tls-ca', 'ca.pem', '--require-signed-models', '--trusted-key', 'a.pub', 'b.pub', '--oidc', oidc, '--auth-max-failures', '5', '--audit-max-mb', '0.5'], { from: 'user' });
       const o = await securityOptionsFromFlags(cmd.opts());
       expect(o).toMatchObject({
         tlsCert: 'c.pem', tlsKey: 'k.pem', tlsCa: 'ca.pem', requireSignedModels: true, trustedKeys: ['a.pub', 'b.pub'],
-        oidc: { jwks_file: 'jwks.json', issuer: 'https://idp', role_claim: 'groups' }, limiter: { maxFailures: 5 },
+        oidc: { jwks_file: 'jwks.json', issuer: 'https://idp', role_claim: 'groups' }, limiter: { maxFailures: 5 }, auditMaxBytes: 524288,
       });
+      // the default (64 MB) applies when the flag is not given
+      const d = new Command('serve').exitOverride();
+      addSecurityOptions(d);
+      d.parse([], { from: 'user' });
+      expect((await securityOptionsFromFlags(d.opts())).auditMaxBytes).toBe(64 * 1024 * 1024);
       expect(o.insecureNoAuth).toBeUndefined();
     } finally {
       tmp.cleanup();
@@ -29,6 +34,7 @@ describe('security flags for serve/start', () => {
 
   it('refuses a bad value and an unreadable --oidc file with clear codes', async () => {
     await expect(securityOptionsFromFlags({ authMaxFailures: 'lots' })).rejects.toMatchObject({ code: 'LS_ERR_VALIDATION' });
+    await expect(securityOptionsFromFlags({ auditMaxMb: '-1' })).rejects.toMatchObject({ code: 'LS_ERR_VALIDATION' });
     await expect(securityOptionsFromFlags({ oidc: '/nonexistent/oidc.yaml' })).rejects.toMatchObject({ code: 'LS_ERR_SECURITY_CONFIG' });
   });
 });
