@@ -46,6 +46,8 @@ export interface LineSecurity {
   readonly mqttAuth?: BrokerAuth;
   readonly mqttInternal?: { username: string; password: string };
   readonly tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
+  /** Online data-key rotation for the store the line opens (`POST /v1/keys/rotate`). */
+  readonly keyRotation?: (store: Store) => FastifyPluginAsync;
 }
 
 export interface StartLineOptions {
@@ -181,6 +183,7 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     });
     const plugins: FastifyPluginAsync[] = [];
     if (o.security?.plugin) plugins.push(o.security.plugin);
+    if (o.security?.keyRotation) plugins.push(o.security.keyRotation(store));
     plugins.push(...linePlugins(runtime, { clock }));
     if (o.dashboard ?? true) {
       const d = await dashboardPlugin();

@@ -90,15 +90,26 @@ export class AesGcmCodec implements FieldCodec {
 export class KeyRing implements FieldCodec {
   private readonly byId = new Map<string, AesGcmCodec>();
 
-  constructor(
-    readonly current: AesGcmCodec,
-    older: readonly AesGcmCodec[] = [],
-  ) {
+  private cur: AesGcmCodec;
+
+  constructor(current: AesGcmCodec, older: readonly AesGcmCodec[] = []) {
+    this.cur = current;
     for (const c of [current, ...older]) this.byId.set(c.keyId, c);
   }
 
+  /** The key new values are sealed with. */
+  get current(): AesGcmCodec {
+    return this.cur;
+  }
+
+  /** Seal new values with `next` from now on; values under every earlier key stay readable. */
+  use(next: AesGcmCodec): void {
+    this.byId.set(next.keyId, next);
+    this.cur = next;
+  }
+
   get keyId(): string {
-    return this.current.keyId;
+    return this.cur.keyId;
   }
 
   /** Ids of every key this ring can decode with. */
@@ -107,7 +118,7 @@ export class KeyRing implements FieldCodec {
   }
 
   encode(plain: Uint8Array): Uint8Array {
-    return this.current.encode(plain);
+    return this.cur.encode(plain);
   }
 
   decode(stored: Uint8Array): Uint8Array {

@@ -12,6 +12,7 @@ import type { Registry } from 'prom-client';
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
 import { identityCodec, type FieldCodec } from '../store/codec.ts';
+import { keyRoutes, type RotatableStore } from './key-routes.ts';
 import { AuditLog } from './audit.ts';
 import { authPlugin } from './auth-plugin.ts';
 import { bootstrapAuth, type BootstrapResult } from './bootstrap.ts';
@@ -74,6 +75,8 @@ export interface Security {
   modelGuard: ModelGuard;
   tokens?: TokenStore;
   bootstrap: BootstrapResult;
+  /** With a data key file: `POST /v1/keys/rotate` for the store the line opens with `codec`. */
+  keyRotation?: (store: RotatableStore) => FastifyPluginAsync;
   dispose(): Promise<void>;
 }
 
@@ -118,6 +121,9 @@ export async function setupSecurity(o: SecurityOptions): Promise<Security> {
   return {
     plugin, audit, codec: ring ?? identityCodec, encrypted: Boolean(ring), ...(tls ? { tls } : {}), mqttAuth, mqttInternal, modelGuard,
     ...(tokens ? { tokens } : {}), bootstrap,
+    ...(ring && o.dataKeyFile
+      ? { keyRotation: (store: RotatableStore): FastifyPluginAsync => async (app) => app.register(keyRoutes, { keyFile: path.resolve(o.dataKeyFile!), ring, store, audit }) }
+      : {}),
     dispose: async () => {
       restoreBackend?.();
       await audit.dispose();

@@ -3,10 +3,15 @@
  * re-encrypted to it through Store.reencryptAll, then the old key retired next to the key file.
  * Order matters so nothing is lost if the process dies half way: the new key is written to
  * `<keyFile>.next` before any row changes, and a later run picks it up and finishes the job.
+ *
+ * Online (a running server, `POST /v1/keys/rotate`): the server's own key ring switches to the new
+ * key first, so every value written from then on is sealed with it; then the rows are re-encrypted,
+ * and a sweep after a write barrier catches values that were sealed with the old key just before
+ * the switch and committed after the first pass.
  */
 import { promises as fs } from 'node:fs';
 import { identityCodec, type FieldCodec } from '../store/codec.ts';
-import { AesGcmCodec, generateDataKey, loadRetiredKeys, parseKeyText, writeKeyFile } from './crypto.ts';
+import { AesGcmCodec, generateDataKey, loadRetiredKeys, parseKeyText, writeKeyFile, type KeyRing } from './crypto.ts';
 import { readSecretFile } from './secret-file.ts';
 
 /** What key rotation needs from a store (contract 6). */
@@ -41,8 +46,19 @@ export async function reencryptTo(store: ReencryptingStore, target: FieldCodec, 
   return rows;
 }
 
+/** A running server's side of an online rotation. */
+export interface LiveKeys {
+  /** The ring the server's store seals and opens values with; it switches to the new key. */
+  ring: KeyRing;
+  /** Resolves once every write submitted before it has been committed (e.g. an empty batch through the store's writer). */
+  barrier(): Promise<void>;
+}
+
+/** Sweeps after the first pass, at most: each one follows a write barrier. */
+const MAX_SWEEPS = 3;
+
 /** Rotate: new key (or the one an interrupted rotation left), re-encrypt, then retire the old key file. */
-export async function rotateDataKey(keyFile: string, store: ReencryptingStore): Promise<RotationResult> {
+export async function rotateDataKey(keyFile: string, store: ReencryptingStore, live?: LiveKeys): Promise<RotationResult> {
   const current = await loadKey(keyFile);
   const nextFile = `${keyFile}.next`;
   let next = await loadKey(nextFile);
@@ -52,7 +68,18 @@ export async function rotateDataKey(keyFile: string, store: ReencryptingStore): 
     next = new AesGcmCodec(key);
   }
   const older = (await loadRetiredKeys(keyFile)).filter((k) => k.keyId !== next!.keyId);
-  const rows = await reencryptTo(store, next, [...(current ? [current] : []), ...older]);
+  const sources = [...(current ? [current] : []), ...older];
+  if (live) {
+    live.ring.use(next);
+    await live.barrier();
+  }
+  const rows = await reencryptTo(store, next, sources);
+  for (let k = 0; live && k < MAX_SWEEPS; k++) {
+    await live.barrier();
+    const late = await reencryptTo(store, next, sources);
+    for (const [id, n] of Object.entries(late)) rows[id] = (rows[id] ?? 0) + n;
+    if (Object.values(late).every((n) => n === 0)) break;
+  }
   if (current) await fs.rename(keyFile, `${keyFile}.old-${current.keyId}`);
   await fs.rename(nextFile, keyFile);
   return { keyId: next.keyId, ...(current ? { retiredKeyId: current.keyId } : {}), rows };

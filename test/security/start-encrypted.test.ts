@@ -1,7 +1,8 @@
 /**
  * `linesight start --data-key-file` as a user runs it: part images and readings land in SQLite
  * encrypted (LSE1 header, no image or reading bytes in clear), the API serves them decrypted to a
- * token holder, and after `linesight keys rotate` and a restart the same image is served.
+ * token holder, and after `linesight keys rotate` and a restart the same image is served; then
+ * `POST /v1/keys/rotate` rotates again while the line keeps writing, and every row ends up under the new key.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -93,7 +94,45 @@ describe('linesight start with a data key', () => {
     const img2 = await fetch(`${again.url}/v1/parts/${encodeURIComponent(partId!)}/image`, { headers: auth });
     expect(img2.status).toBe(200);
     expect(Buffer.from(await img2.arrayBuffer()).equals(served)).toBe(true);
+
+    // rotate again while the line runs and keeps writing: an inspector may not, an admin may;
+    // afterwards every row is under the new key, the old image still reads the same, nothing stopped
+    const recent = (await (await fetch(`${again.url}/v1/parts/recent?limit=1`, { headers: auth })).json()) as { parts: unknown[] };
+    expect(recent.parts.length).toBe(1);
+    const inspector = (await (await fetch(`${again.url}/v1/tokens`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'qa', role: 'inspector' }) })).json()) as { token: string };
+    const denied = await fetch(`${again.url}/v1/keys/rotate`, { method: 'POST', headers: { authorization: `Bearer ${inspector.token}` } });
+    expect(denied.status).toBe(403);
+    const online = await fetch(`${again.url}/v1/keys/rotate`, { method: 'POST', headers: auth });
+    expect(online.status).toBe(200);
+    const rotated = (await online.json()) as { key_id: string; retired_key_id: string; rows: Record<string, number> };
+    expect(rotated.key_id).toMatch(/^[a-f0-9]{16}$/);
+    expect(rotated.retired_key_id).toMatch(/^[a-f0-9]{16}$/);
+    expect(rotated.key_id).not.toBe(rotated.retired_key_id);
+    expect(rotated.rows[rotated.retired_key_id]).toBeGreaterThan(0);
+    // the line goes on writing under the new key
+    const countNow = () => {
+      const d = new Database(path.join(data, 'linesight.db'), { readonly: true });
+      try {
+        return (d.prepare('SELECT COUNT(*) AS n FROM readings WHERE key_id = ?').get(rotated.key_id) as { n: number }).n;
+      } finally {
+        d.close();
+      }
+    };
+    const atRotation = countNow();
+    await until(() => countNow() > atRotation + 20, 'readings written under the new key after the online rotation');
+    const img3 = await fetch(`${again.url}/v1/parts/${encodeURIComponent(partId!)}/image`, { headers: auth });
+    expect(Buffer.from(await img3.arrayBuffer()).equals(served)).toBe(true);
+    const trail = (await (await fetch(`${again.url}/v1/audit?action=key.rotate&limit=1`, { headers: auth })).json()) as { entries: Array<{ actor: string; target: string }> };
+    expect(trail.entries[0]).toMatchObject({ actor: expect.stringMatching(/^token:/), target: `key:${rotated.key_id}` });
     again.child.kill('SIGINT');
     expect(await again.exit).toBe(0);
+    const db2 = new Database(path.join(data, 'linesight.db'), { readonly: true });
+    try {
+      const keys = db2.prepare('SELECT key_id, COUNT(*) AS n FROM (SELECT key_id FROM readings UNION ALL SELECT key_id FROM parts WHERE image IS NOT NULL) GROUP BY key_id').all() as Array<{ key_id: string; n: number }>;
+      expect(keys.map((k) => k.key_id)).toEqual([rotated.key_id]);
+    } finally {
+      db2.close();
+    }
+    expect(readFileSync(keyFile, 'utf8').trim()).not.toBe('');
   }, 200_000);
 });

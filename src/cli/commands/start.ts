@@ -63,7 +63,7 @@ async function loadSecurity(raw: Record<string, unknown>, o: z.infer<typeof opts
   });
   const tokenFile = path.join(o.data, 'admin-token');
   const signInHint = sec.tokens ? `sign in with a token, e.g. the admin token in ${tokenFile}: open the dashboard URL with ?token=<token>` : undefined;
-  return { ...(signInHint ? { signInHint } : {}), plugin: sec.plugin, codec: sec.codec, audit: { append: async (e) => void (await sec.audit.append(e)) }, mqttAuth: sec.mqttAuth, mqttInternal: sec.mqttInternal, ...(sec.tls ? { tls: sec.tls } : {}), encrypted: sec.encrypted, dispose: () => sec.dispose() };
+  return { ...(signInHint ? { signInHint } : {}), plugin: sec.plugin, codec: sec.codec, audit: { append: async (e) => void (await sec.audit.append(e)) }, mqttAuth: sec.mqttAuth, mqttInternal: sec.mqttInternal, ...(sec.tls ? { tls: sec.tls } : {}), encrypted: sec.encrypted, ...(sec.keyRotation ? { keyRotation: sec.keyRotation } : {}), dispose: () => sec.dispose() };
 }
 
 export function register(program: Command): void {
