@@ -15,6 +15,7 @@ import { writeFixtureRepo } from './line-fixtures.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-line-'));
 let line: RunningLine;
+const audited: Array<{ actor: string; action: string; target: string; details?: unknown }> = [];
 let pub: MqttClient;
 
 const config = parseLineConfig({
@@ -61,7 +62,11 @@ const img = (cls: string, f: string) => readFileSync(path.join('samples/neu', cl
 
 beforeAll(async () => {
   const repo = writeFixtureRepo(dir);
-  line = await startLine({ repoDir: repo, line: config, db: path.join(dir, 'line.db'), port: 0, mqttPort: 0, simulator: false, dashboard: false, clientId: 'line-e2e' });
+  line = await startLine({
+    repoDir: repo, line: config, db: path.join(dir, 'line.db'), port: 0, mqttPort: 0, simulator: false, dashboard: false, clientId: 'line-e2e',
+    // what the line hands to the audit log (the log itself is tested in test/security/audit.test.ts)
+    security: { audit: { append: async (e) => void audited.push(e) } },
+  });
   pub = await connectMqtt(line.mqttUrl, { protocolVersion: 4, clientId: 'e2e-pub' });
 });
 
@@ -185,6 +190,12 @@ describe('line end to end', () => {
     expect((await j('/v1/parts/P1')).body.decision).toBe('PASS');
     expect((await post('/v1/parts/P1/decision', { decision: 'MAYBE', reason: 'x' })).body.code).toBe('LS_ERR_VALIDATION');
     expect((await post('/v1/parts/nope/decision', { decision: 'PASS', reason: 'x' })).status).toBe(404);
+    // every mutation above is in the audit trail with who did it; the refused ones are not
+    expect(audited).toContainEqual(expect.objectContaining({ action: 'alert.ack', target: id }));
+    expect(audited).toContainEqual(expect.objectContaining({ action: 'feedback.add', target: 'P2', details: expect.objectContaining({ true_label: 'crazing' }) }));
+    expect(audited).toContainEqual({ actor: 'anonymous', action: 'decision.override', target: 'P1', details: { from: expect.any(String), to: 'PASS', reason: 'cosmetic only' } });
+    expect(audited.filter((e) => e.action === 'decision.override')).toHaveLength(1);
+    expect(audited.some((e) => e.target === 'zzz' || e.target === 'nope')).toBe(false);
   });
 
   it('streams live events over SSE, starting with the latest stats', async () => {
