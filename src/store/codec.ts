@@ -18,3 +18,12 @@ export const identityCodec: FieldCodec = Object.freeze({
   encode: (b: Uint8Array) => b,
   decode: (b: Uint8Array) => b,
 });
+
+/** Rows per re-encryption transaction (Store.reencryptAll works in chunks of this many rows). */
+export const REENCRYPT_CHUNK = 1000;
+
+/** The columns that hold codec-encoded blobs, with the column that names a row (same in every store). */
+export const REENCRYPT_TABLES = [
+  { table: 'readings', key: 'msg_id', blob: 'vals', where: '' },
+  { table: 'parts', key: 'part_id', blob: 'image', where: ' AND image IS NOT NULL' },
+] as const;

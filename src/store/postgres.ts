@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { LsError } from '../core/errors.ts';
 import type { DecisionKind } from '../pipeline/decide.ts';
-import { identityCodec, type FieldCodec } from './codec.ts';
+import { identityCodec, REENCRYPT_CHUNK, REENCRYPT_TABLES, type FieldCodec } from './codec.ts';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.ts';
 import { alertFromRow, codecFor, deadLetterFromRow, machinePointFromRow, PART_COLUMNS, partFromRow, type DbRow } from './rows.ts';
 import {
@@ -266,29 +266,33 @@ export class PostgresStore implements Store {
     }
   }
 
+  /** Re-encrypt in transactions of REENCRYPT_CHUNK rows (row locks held briefly, memory bounded on a large store). */
   async reencryptAll(from: FieldCodec, to: FieldCodec): Promise<{ rows: number }> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      let rows = 0;
-      const rs = await c.query('SELECT msg_id, vals FROM readings WHERE key_id = $1', [from.keyId]);
-      for (const r of rs.rows as DbRow[]) {
-        await c.query('UPDATE readings SET vals = $1, key_id = $2 WHERE msg_id = $3', [buf(to.encode(from.decode(new Uint8Array(r.vals as Uint8Array)))), to.keyId, r.msg_id]);
-        rows++;
+    if (from.keyId === to.keyId) return { rows: 0 };
+    let rows = 0;
+    for (const t of REENCRYPT_TABLES) {
+      for (;;) {
+        const c = await this.pool.connect();
+        let n: number;
+        try {
+          await c.query('BEGIN');
+          const rs = await c.query(`SELECT ${t.key} AS k, ${t.blob} AS v FROM ${t.table} WHERE key_id = $1${t.where} LIMIT $2 FOR UPDATE`, [from.keyId, REENCRYPT_CHUNK]);
+          for (const r of rs.rows as DbRow[]) {
+            await c.query(`UPDATE ${t.table} SET ${t.blob} = $1, key_id = $2 WHERE ${t.key} = $3`, [buf(to.encode(from.decode(new Uint8Array(r.v as Uint8Array)))), to.keyId, r.k]);
+          }
+          await c.query('COMMIT');
+          n = rs.rows.length;
+        } catch (e) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw storeError(e, 're-encrypt');
+        } finally {
+          c.release();
+        }
+        rows += n;
+        if (n < REENCRYPT_CHUNK) break;
       }
-      const ps = await c.query('SELECT part_id, image FROM parts WHERE key_id = $1 AND image IS NOT NULL', [from.keyId]);
-      for (const r of ps.rows as DbRow[]) {
-        await c.query('UPDATE parts SET image = $1, key_id = $2 WHERE part_id = $3', [buf(to.encode(from.decode(new Uint8Array(r.image as Uint8Array)))), to.keyId, r.part_id]);
-        rows++;
-      }
-      await c.query('COMMIT');
-      return { rows };
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw storeError(e, 're-encrypt');
-    } finally {
-      c.release();
     }
+    return { rows };
   }
 
   /** Drop the whole schema (tests). */

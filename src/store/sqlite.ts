@@ -9,7 +9,7 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { LsError } from '../core/errors.ts';
 import type { DecisionKind } from '../pipeline/decide.ts';
-import { identityCodec, type FieldCodec } from './codec.ts';
+import { identityCodec, REENCRYPT_CHUNK, REENCRYPT_TABLES, type FieldCodec } from './codec.ts';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.ts';
 import { alertFromRow, codecFor, deadLetterFromRow, machinePointFromRow, PART_COLUMNS, partFromRow, type DbRow } from './rows.ts';
 import {
@@ -307,23 +307,29 @@ export class SqliteStore implements Store {
     );
   }
 
-  reencryptAll(from: FieldCodec, to: FieldCodec): Promise<{ rows: number }> {
-    return this.run('re-encrypt', () =>
-      this.db.transaction(() => {
-        let rows = 0;
-        const upR = this.db.prepare('UPDATE readings SET vals = ?, key_id = ? WHERE msg_id = ?');
-        for (const r of this.db.prepare('SELECT msg_id, vals FROM readings WHERE key_id = ?').all(from.keyId) as DbRow[]) {
-          upR.run(to.encode(from.decode(new Uint8Array(r.vals as Uint8Array))), to.keyId, r.msg_id);
-          rows++;
-        }
-        const upP = this.db.prepare('UPDATE parts SET image = ?, key_id = ? WHERE part_id = ?');
-        for (const r of this.db.prepare('SELECT part_id, image FROM parts WHERE key_id = ? AND image IS NOT NULL').all(from.keyId) as DbRow[]) {
-          upP.run(to.encode(from.decode(new Uint8Array(r.image as Uint8Array))), to.keyId, r.part_id);
-          rows++;
-        }
-        return { rows };
-      })(),
-    );
+  /**
+   * Re-encrypt in transactions of REENCRYPT_CHUNK rows, yielding between them: a running line's
+   * writer thread gets the database between chunks, and memory stays bounded on a large store.
+   */
+  async reencryptAll(from: FieldCodec, to: FieldCodec): Promise<{ rows: number }> {
+    if (from.keyId === to.keyId) return { rows: 0 };
+    let rows = 0;
+    for (const t of REENCRYPT_TABLES) {
+      const select = this.db.prepare(`SELECT ${t.key} AS k, ${t.blob} AS v FROM ${t.table} WHERE key_id = ?${t.where} LIMIT ?`);
+      const update = this.db.prepare(`UPDATE ${t.table} SET ${t.blob} = ?, key_id = ? WHERE ${t.key} = ?`);
+      const chunk = this.db.transaction((): number => {
+        const rs = select.all(from.keyId, REENCRYPT_CHUNK) as DbRow[];
+        for (const r of rs) update.run(to.encode(from.decode(new Uint8Array(r.v as Uint8Array))), to.keyId, r.k);
+        return rs.length;
+      });
+      for (;;) {
+        const n = await this.run('re-encrypt', chunk);
+        rows += n;
+        if (n < REENCRYPT_CHUNK) break;
+        await new Promise((r) => setImmediate(r));
+      }
+    }
+    return { rows };
   }
 
   async dispose(): Promise<void> {

@@ -1,6 +1,6 @@
 /** The one contract every Store implementation passes (run by sqlite.test.ts and postgres.test.ts). */
 import { describe, expect, it, beforeEach, afterEach } from 'vitest';
-import type { FieldCodec } from '../../src/store/codec.ts';
+import { REENCRYPT_CHUNK, type FieldCodec } from '../../src/store/codec.ts';
 import type { PartRecord, ReadingRecord, Store } from '../../src/store/store.ts';
 
 const xorCodec = (keyId: string, k: number): FieldCodec => ({
@@ -148,6 +148,23 @@ export function storeContract(name: string, make: (codec?: FieldCodec) => Promis
       store = await make(k2);
       expect((await store.getPartImage('p1'))?.bytes[0]).toBe(0xff);
       expect((await store.machineHistory('m1', 0))[0]?.values.torque_nm).toBe(41);
+    });
+
+    it('re-encrypts more rows than one chunk, each exactly once, and nothing when both keys are the same', async () => {
+      await cleanup(store);
+      const k1 = xorCodec('k1', 0x11);
+      store = await make(k1);
+      const n = REENCRYPT_CHUNK * 2 + 7;
+      await store.writeBatch({ readings: Array.from({ length: n }, (_, i) => reading(i + 1)) });
+      expect((await store.reencryptAll(k1, k1)).rows).toBe(0);
+      const k2 = xorCodec('k2', 0x33);
+      expect((await store.reencryptAll(k1, k2)).rows).toBe(n);
+      expect((await store.reencryptAll(k1, k2)).rows).toBe(0);
+      await cleanup(store);
+      store = await make(k2);
+      const history = await store.machineHistory('m1', 0, n);
+      expect(history).toHaveLength(n);
+      expect(new Set(history.map((p) => p.values.torque_nm)).size).toBeGreaterThan(1);
     });
 
     it('refuses to read rows written with another key', async () => {
