@@ -1,7 +1,8 @@
 /**
  * `npm run bench:security`: what security costs on this machine. Short runs (a few seconds):
  * per-request auth overhead, AES-256-GCM on image-sized blobs, audit appends (fsynced),
- * model signature check, MQTT password check (scrypt), key rotation through SQLite.
+ * model signature check, MQTT password check (scrypt), key rotation through SQLite, and the write
+ * latency of a running line's store while an online rotation re-encrypts 100,000 readings.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -9,7 +10,7 @@ import path from 'node:path';
 import Fastify from 'fastify';
 import { authPlugin } from '../src/security/auth-plugin.ts';
 import { TokenStore } from '../src/security/tokens.ts';
-import { AesGcmCodec, generateDataKey } from '../src/security/crypto.ts';
+import { AesGcmCodec, KeyRing, generateDataKey } from '../src/security/crypto.ts';
 import { AuditLog } from '../src/security/audit.ts';
 import { hashPassword, verifyPassword } from '../src/security/passwords.ts';
 import { generateSigningKey, loadPrivateKey, loadTrustedKeys, signModel, verifyModel } from '../src/security/signing.ts';
@@ -119,6 +120,43 @@ try {
   out['rotation: key1 -> key2, 2,500 rows (ms)'] = (performance.now() - t).toFixed(0);
   await store.dispose();
   if (first.rows.plain !== 2500 || second.rows[first.keyId] !== 2500) throw new Error(`rotation moved ${JSON.stringify([first.rows, second.rows])}`);
+
+  // 7. online rotation: a line's writer thread keeps committing single readings (as the line does)
+  // while 100,000 readings are re-encrypted; write latency side by side without and with the rotation
+  const N = Number(process.env.BENCH_ROTATION_ROWS ?? 100_000);
+  const k1 = new AesGcmCodec(generateDataKey());
+  const ring = new KeyRing(k1);
+  const live = new SqliteStore({ file: path.join(dir, 'live.db'), codec: ring, writer: 'worker', synchronous: 'NORMAL' });
+  const row = (i: number) => ({ msg_id: `o${i}`, line: 'L1', machine: 'm1', ts: i, values: { torque_nm: 40, tool_wear_min: i % 200 } });
+  for (let i = 0; i < N; i += 5000) await live.writeBatch({ readings: Array.from({ length: 5000 }, (_, j) => row(i + j)) });
+  let next = N;
+  const writesWhile = async (work: Promise<unknown>): Promise<number[]> => {
+    const lat: number[] = [];
+    let done = false;
+    void work.finally(() => (done = true));
+    while (!done) {
+      const s0 = performance.now();
+      await live.writeBatch({ readings: [row(next++)] });
+      lat.push(performance.now() - s0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return lat.sort((a, b) => a - b);
+  };
+  const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(xs.length * p))]!.toFixed(1);
+  const idle = await writesWhile(new Promise((r) => setTimeout(r, 3000)));
+  ring.use(new AesGcmCodec(generateDataKey()));
+  t = performance.now();
+  const rot = live.reencryptAll(k1, ring.current);
+  const during = await writesWhile(rot);
+  const moved = (await rot).rows;
+  const secs = (performance.now() - t) / 1000;
+  await live.dispose();
+  // everything written before the switch (the N rows and the idle phase's writes) was under k1
+  if (moved !== N + idle.length) throw new Error(`online rotation moved ${moved} of ${N + idle.length}`);
+  out[`online rotation: ${N.toLocaleString('en')} readings re-encrypted (s)`] = secs.toFixed(1);
+  out['online rotation: rows/s'] = (N / secs).toFixed(0);
+  out['online rotation: write p50 / p99 / max, idle (ms)'] = `${pct(idle, 0.5)} / ${pct(idle, 0.99)} / ${idle.at(-1)!.toFixed(1)}`;
+  out['online rotation: write p50 / p99 / max, rotating (ms)'] = `${pct(during, 0.5)} / ${pct(during, 0.99)} / ${during.at(-1)!.toFixed(1)}`;
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

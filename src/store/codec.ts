@@ -20,7 +20,7 @@ export const identityCodec: FieldCodec = Object.freeze({
 });
 
 /** Rows per re-encryption transaction (Store.reencryptAll works in chunks of this many rows). */
-export const REENCRYPT_CHUNK = 1000;
+export const REENCRYPT_CHUNK = 500;
 
 /** The columns that hold codec-encoded blobs, with the column that names a row (same in every store). */
 export const REENCRYPT_TABLES = [

@@ -106,6 +106,9 @@ function storeError(e: unknown, what: string): LsError {
   return e instanceof LsError ? e : new LsError('LS_ERR_STORE', `${what}: ${(e as Error).message}`, { cause: e });
 }
 
+/** Pause between re-encryption chunks, so the writer thread (and the event loop) get their turn. */
+const REENCRYPT_PAUSE_MS = 20;
+
 export class SqliteStore implements Store {
   readonly kind = 'sqlite';
   private readonly db: Database.Database;
@@ -308,7 +311,7 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Re-encrypt in transactions of REENCRYPT_CHUNK rows, yielding between them: a running line's
+   * Re-encrypt in transactions of REENCRYPT_CHUNK rows with a pause between them: a running line's
    * writer thread gets the database between chunks, and memory stays bounded on a large store.
    */
   async reencryptAll(from: FieldCodec, to: FieldCodec): Promise<{ rows: number }> {
@@ -323,10 +326,13 @@ export class SqliteStore implements Store {
         return rs.length;
       });
       for (;;) {
-        const n = await this.run('re-encrypt', chunk);
+        // IMMEDIATE: take the write lock first (waiting up to busy_timeout). A deferred transaction that read
+        // first cannot upgrade once the writer thread has committed since, and fails with SQLITE_BUSY at once.
+        const n = await this.run('re-encrypt', () => chunk.immediate());
         rows += n;
         if (n < REENCRYPT_CHUNK) break;
-        await new Promise((r) => setImmediate(r));
+        // leave the lock free for a moment: the writer thread's busy handler polls and must find a gap
+        await new Promise((r) => setTimeout(r, REENCRYPT_PAUSE_MS));
       }
     }
     return { rows };
