@@ -8,6 +8,11 @@
 export interface FieldCodec {
   /** Identifies the key; stored next to each blob so rotation knows which rows to re-encode. */
   readonly keyId: string;
+  /**
+   * Every key this codec can decode, when that is more than `keyId` (a key ring during and after a
+   * rotation still reads rows sealed with its retired keys).
+   */
+  readonly keyIds?: readonly string[];
   encode(plain: Uint8Array): Uint8Array;
   decode(stored: Uint8Array): Uint8Array;
 }

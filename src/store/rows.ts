@@ -63,6 +63,7 @@ export function machinePointFromRow(r: DbRow, codec: FieldCodec): MachinePoint {
 
 /** The codec for a row's key id: the store's own, or an error naming the unknown key. */
 export function codecFor(keyId: unknown, codec: FieldCodec): FieldCodec {
-  if (keyId !== codec.keyId && keyId !== 'plain') throw new LsError('LS_ERR_CRYPTO', `row written with key "${String(keyId)}", the store has key "${codec.keyId}"`);
+  const known = keyId === codec.keyId || (typeof keyId === 'string' && (codec.keyIds?.includes(keyId) ?? false));
+  if (!known && keyId !== 'plain') throw new LsError('LS_ERR_CRYPTO', `row written with key "${String(keyId)}", the store has key "${codec.keyId}"`);
   return keyId === 'plain' && codec.keyId !== 'plain' ? { keyId: 'plain', encode: (b) => b, decode: (b) => b } : codec;
 }

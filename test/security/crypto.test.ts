@@ -129,6 +129,32 @@ describe('key rotation through the SQLite store', () => {
     await store.dispose();
   });
 
+  it('a live key ring switched to a new key still reads rows under the old one until they are re-encrypted (online rotation)', async () => {
+    const db = path.join(tmp.dir, 'live.db');
+    const k1 = new AesGcmCodec(generateDataKey());
+    const ring = new KeyRing(k1);
+    const store = new SqliteStore({ file: db, codec: ring, writer: 'worker' });
+    try {
+      await store.writeBatch(batch(1) as never);
+      ring.use(new AesGcmCodec(generateDataKey()));
+      await store.writeBatch(batch(2) as never);
+      // mid-rotation: p1 and m1's first reading are under k1, p2 and the second under the new key
+      for (const id of ['p1', 'p2']) expect(Buffer.from((await store.getPartImage(id))!.bytes).equals(Buffer.from(image))).toBe(true);
+      expect((await store.machineHistory('m1', 0)).map((h) => h.values.torque_nm)).toEqual([41, 42]);
+      expect((await store.reencryptAll(k1, ring.current)).rows).toBe(2);
+      expect(Buffer.from((await store.getPartImage('p1'))!.bytes).equals(Buffer.from(image))).toBe(true);
+    } finally {
+      await store.dispose();
+    }
+    // a ring that never held k1 refuses rows under it, naming the key
+    const other = new SqliteStore({ file: db, codec: new KeyRing(new AesGcmCodec(generateDataKey())) });
+    try {
+      await expect(other.getPartImage('p1')).rejects.toMatchObject({ code: 'LS_ERR_CRYPTO' });
+    } finally {
+      await other.dispose();
+    }
+  });
+
   it('an interrupted rotation (new key written, rows half done) is finished by the next run without loss', async () => {
     const db = path.join(tmp.dir, 'line.db');
     const keyFile = path.join(tmp.dir, 'data.key');
