@@ -65,6 +65,7 @@ export const ERRORS = {
   LS_ERR_CRYPTO: { status: 500, message: 'data cannot be decrypted with the configured key' },
   LS_ERR_AUDIT_TAMPERED: { status: 500, message: 'the audit log has been altered' },
   LS_ERR_SECURITY_CONFIG: { status: 500, message: 'a security file (tokens, keys, users, certificates) is missing or invalid' },
+  LS_ERR_KEY_IN_USE: { status: 409, message: 'a running LineSight holds this data key' },
 
   // --- anything else ------------------------------------------------------
   LS_ERR_INTERNAL: { status: 500, message: 'internal error' },

@@ -13,6 +13,7 @@ import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/log.ts';
 import { identityCodec, type FieldCodec } from '../store/codec.ts';
 import { keyRoutes, type RotatableStore } from './key-routes.ts';
+import { markKeyInUse } from './key-use.ts';
 import { AuditLog } from './audit.ts';
 import { authPlugin } from './auth-plugin.ts';
 import { bootstrapAuth, type BootstrapResult } from './bootstrap.ts';
@@ -87,6 +88,8 @@ export async function setupSecurity(o: SecurityOptions): Promise<Security> {
   const jwt = o.oidc && !o.insecureNoAuth ? await JwtVerifier.create(o.oidc) : undefined;
   const audit = await AuditLog.open(o.auditFile ?? path.join(dataDir, 'audit.log'), { ...(o.clock ? { clock: o.clock } : {}), ...(o.auditMaxBytes !== undefined ? { maxBytes: o.auditMaxBytes } : {}) });
   const ring = await loadDataKeys({ ...(o.dataKeyFile ? { keyFile: o.dataKeyFile } : {}), ...(o.env ? { env: o.env } : {}) });
+  // while this process runs, `keys rotate` from the CLI refuses to rotate the key under it
+  const keyInUse = ring && o.dataKeyFile ? await markKeyInUse(o.dataKeyFile) : undefined;
   const tls = await tlsFromFlags(o);
   const mqttAuth = await MqttAuth.fromFile(o.mqttUsersFile ?? path.join(dataDir, 'mqtt-users.json'), {
     log: o.log,
@@ -126,6 +129,7 @@ export async function setupSecurity(o: SecurityOptions): Promise<Security> {
       : {}),
     dispose: async () => {
       restoreBackend?.();
+      await keyInUse?.dispose();
       await audit.dispose();
     },
   };

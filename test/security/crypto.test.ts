@@ -184,3 +184,26 @@ describe('key rotation through the SQLite store', () => {
     expect(identityCodec.keyId).toBe('plain');
   });
 });
+
+describe('which processes hold a data key', () => {
+  it('lists live holders other than this process and removes markers of processes that are gone', async () => {
+    const { keyUsers, markKeyInUse } = await import('../../src/security/key-use.ts');
+    const t = tempDir();
+    try {
+      const keyFile = path.join(t.dir, 'data.key');
+      const mine = await markKeyInUse(keyFile);
+      const parent = await markKeyInUse(keyFile, process.ppid);
+      const deadPid = 4_194_000; // above Linux's default pid_max: no such process
+      const dead = await markKeyInUse(keyFile, deadPid);
+      expect(await keyUsers(keyFile)).toEqual([process.ppid]);
+      expect(existsSync(`${keyFile}.inuse-${deadPid}`)).toBe(false);
+      await parent.dispose();
+      expect(await keyUsers(keyFile)).toEqual([]);
+      await mine.dispose();
+      await dead.dispose();
+      expect(readdirSync(t.dir)).toEqual([]);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { connectAsync } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -95,6 +95,17 @@ describe('linesight start with a data key', () => {
     expect(img2.status).toBe(200);
     expect(Buffer.from(await img2.arrayBuffer()).equals(served)).toBe(true);
 
+    // the CLI refuses to rotate the key under the running line and points to the online route
+    expect(readdirSync(path.dirname(keyFile)).filter((n) => n.startsWith('data.key.inuse-'))).toEqual([`data.key.inuse-${again.child.pid}`]);
+    const refused = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const c = spawn(process.execPath, ['bin/linesight.mjs', 'keys', 'rotate', '--data', data, '--key-file', keyFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let e = '';
+      c.stderr!.on('data', (b: Buffer) => (e += b.toString()));
+      c.once('exit', (code) => resolve({ code, err: e }));
+    });
+    expect(refused.code).not.toBe(0);
+    expect(refused.err).toMatch(/LS_ERR_KEY_IN_USE: a running LineSight holds this data key: pid \d+; rotate it through that line \(POST \/v1\/keys\/rotate/);
+
     // rotate again while the line runs and keeps writing: an inspector may not, an admin may;
     // afterwards every row is under the new key, the old image still reads the same, nothing stopped
     const recent = (await (await fetch(`${again.url}/v1/parts/recent?limit=1`, { headers: auth })).json()) as { parts: unknown[] };
@@ -126,6 +137,8 @@ describe('linesight start with a data key', () => {
     expect(trail.entries[0]).toMatchObject({ actor: expect.stringMatching(/^token:/), target: `key:${rotated.key_id}` });
     again.child.kill('SIGINT');
     expect(await again.exit).toBe(0);
+    // a clean stop removes the line's mark on the key
+    expect(readdirSync(path.dirname(keyFile)).filter((n) => n.startsWith('data.key.inuse-'))).toEqual([]);
     const db2 = new Database(path.join(data, 'linesight.db'), { readonly: true });
     try {
       const keys = db2.prepare('SELECT key_id, COUNT(*) AS n FROM (SELECT key_id FROM readings UNION ALL SELECT key_id FROM parts WHERE image IS NOT NULL) GROUP BY key_id').all() as Array<{ key_id: string; n: number }>;

@@ -9,6 +9,8 @@ import { action } from '../context.ts';
 import { generateDataKey, keyIdOf, writeKeyFile } from '../../security/crypto.ts';
 import { reencryptToCurrent, rotateDataKey, type RotationResult } from '../../security/key-rotation.ts';
 import { openStore } from '../../store/open.ts';
+import { LsError } from '../../core/errors.ts';
+import { keyUsers } from '../../security/key-use.ts';
 import { DEFAULT_DATA_DIR, withAudit } from './tokens.ts';
 
 interface KeyOpts {
@@ -16,6 +18,16 @@ interface KeyOpts {
   keyFile?: string;
   db?: string;
   auditFile?: string;
+  force?: boolean;
+}
+
+/** Refuse to re-encrypt under a running line that holds the key (it would keep the old one). */
+async function refuseWhileInUse(o: KeyOpts): Promise<void> {
+  if (o.force) return;
+  const users = await keyUsers(keyFileOf(o));
+  if (users.length) {
+    throw new LsError('LS_ERR_KEY_IN_USE', `pid ${users.join(', ')}; rotate it through that line (POST /v1/keys/rotate as admin), or stop it first (--force skips this check)`, { subject: keyFileOf(o) });
+  }
 }
 
 const keyFileOf = (o: KeyOpts) => o.keyFile ?? path.join(o.data, 'data.key');
@@ -52,7 +64,9 @@ export function register(program: Command): void {
   common(keys.command('rotate'))
     .description('new data key; re-encrypt every stored image and reading to it (plain rows too); retire the old key')
     .option('--db <path|url>', 'the store: SQLite file or postgres:// URL (default <data>/linesight.db)')
+    .option('--force', 'rotate even while a running LineSight holds the key')
     .action(action(async (o: KeyOpts) => {
+      await refuseWhileInUse(o);
       const store = await openStore(dbOf(o));
       try {
         const r = await withAudit(o, async () => {
