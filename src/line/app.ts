@@ -67,6 +67,8 @@ export interface StartLineOptions {
   readonly mqttPort?: number;
   /** Run the embedded broker on its own thread (default true) so it does not compete with ingestion. */
   readonly brokerThread?: boolean;
+  /** The embedded broker's session store (BrokerOptions.persistence); only the benchmark changes it. */
+  readonly brokerPersistence?: 'indexed' | 'library';
   /** Use this external broker instead of the embedded one. */
   readonly mqttUrl?: string;
   readonly mqttUsername?: string;
@@ -124,7 +126,7 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
       const firstPort = o.mqttPort ?? 1883;
       for (let k = 0; ; k++) {
         try {
-          broker = await startBroker({ port: firstPort + k, portOption: '--mqtt-port', thread: o.brokerThread ?? true, ...(o.security?.mqttAuth ? { auth: o.security.mqttAuth } : {}), ...(brokerTls ? { tls: brokerTls } : {}) });
+          broker = await startBroker({ port: firstPort + k, portOption: '--mqtt-port', thread: o.brokerThread ?? true, ...(o.brokerPersistence ? { persistence: o.brokerPersistence } : {}), ...(o.security?.mqttAuth ? { auth: o.security.mqttAuth } : {}), ...(brokerTls ? { tls: brokerTls } : {}) });
           break;
         } catch (e) {
           // Only a defaulted port may move (the demo next to another broker); a chosen port is an error.

@@ -2,13 +2,14 @@
 // competing with ingestion on the main thread. Plain JavaScript because worker threads do not
 // inherit the TypeScript loader of the CLI. Authentication and authorisation stay on the main thread
 // (the security layer's hooks): the broker asks once per connection and once per (client, topic).
-// workerData: { port, host, tls?, auth: boolean }.
+// workerData: { port, host, tls?, auth: boolean, persistence: 'indexed' | 'library' }.
 // To main: { type: 'listening', port } | { type: 'error', code, message } | { type: 'ask', id, q, ... } | { type: 'gone', key } | { type: 'closed' }.
 // From main: { type: 'answer', id, ok } | { type: 'close' }.
 import net from 'node:net';
 import tls from 'node:tls';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Aedes } from 'aedes';
+import { indexedMemoryPersistence } from './indexed-persistence.mjs';
 
 const waiting = new Map();
 let seq = 0;
@@ -61,7 +62,7 @@ const hooks = workerData.auth
     }
   : {};
 
-const aedes = await Aedes.createBroker(hooks);
+const aedes = await Aedes.createBroker({ ...(workerData.persistence === 'library' ? {} : { persistence: indexedMemoryPersistence() }), ...hooks });
 aedes.on('clientDisconnect', (client) => {
   const key = keys.get(client);
   if (key === undefined) return;

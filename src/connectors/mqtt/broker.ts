@@ -4,6 +4,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { indexedMemoryPersistence } from './indexed-persistence.mjs';
 import { Worker } from 'node:worker_threads';
 import { Aedes } from 'aedes';
 import { LsError } from '../../core/errors.ts';
@@ -33,6 +34,12 @@ export interface BrokerOptions {
    * still run here (asked once per connection and once per client and topic). Default false.
    */
   readonly thread?: boolean;
+  /**
+   * The broker's in-memory session store: `indexed` (default, indexed-persistence.mjs) or `library`
+   * (aedes-persistence's own, whose outgoing queue is scanned linearly; kept for the side-by-side
+   * benchmark `npm run bench:stream -- --compare-persistence`).
+   */
+  readonly persistence?: 'indexed' | 'library';
 }
 
 export interface EmbeddedBroker extends Disposable {
@@ -49,8 +56,9 @@ function portInUse(opts: BrokerOptions, host: string): LsError {
 export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> {
   if (opts.thread) return startBrokerThread(opts);
   const auth = opts.auth;
-  const aedes = await Aedes.createBroker(
-    auth
+  const aedes = await Aedes.createBroker({
+    ...(opts.persistence === 'library' ? {} : { persistence: indexedMemoryPersistence() }),
+    ...(auth
       ? {
           authenticate: (client, username, password, done) => {
             Promise.resolve(auth.authenticate(client, username, password)).then(
@@ -71,8 +79,8 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
             done(null, sub);
           },
         }
-      : {},
-  );
+      : {}),
+  });
   const server = opts.tls
     ? tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}), requestCert: opts.tls.requestCert ?? false }, aedes.handle)
     : net.createServer(aedes.handle);
@@ -120,7 +128,7 @@ async function startBrokerThread(opts: BrokerOptions): Promise<EmbeddedBroker> {
   const host = opts.host ?? '127.0.0.1';
   const auth = opts.auth;
   const worker = new Worker(new URL('./broker-thread.mjs', import.meta.url), {
-    workerData: { port: opts.port, host, auth: Boolean(auth), ...(opts.tls ? { tls: opts.tls } : {}) },
+    workerData: { port: opts.port, host, auth: Boolean(auth), persistence: opts.persistence ?? 'indexed', ...(opts.tls ? { tls: opts.tls } : {}) },
   });
   const clients = new Map<string, ProxyClient>();
   const answer = (id: number, ok: boolean): void => worker.postMessage({ type: 'answer', id, ok });
