@@ -4,6 +4,7 @@
  * service (the serving layer's batched ModelManager), the HTTP server with the line API, dashboard and
  * auth, the line runtime subscribed with durable QoS 1, and optionally the simulator.
  */
+import type { MqttClientTls } from '../security/tls.ts';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,6 +74,8 @@ export interface StartLineOptions {
   readonly mqttUrl?: string;
   readonly mqttUsername?: string;
   readonly mqttPassword?: string;
+  /** CA and client certificate for an external broker over TLS (`mqtts://`); see mqttClientTlsFromFlags. */
+  readonly mqttTls?: MqttClientTls;
   /** MQTT protocol of LineSight's own clients: 5 for external brokers (default), 4 (3.1.1) on the embedded aedes broker, which has no MQTT 5. */
   readonly mqttProtocol?: 4 | 5;
   /** Fixed MQTT client id of the line runtime: its persistent session survives restarts. */
@@ -122,7 +125,10 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     let broker: EmbeddedBroker | undefined;
     let mqttUrl = o.mqttUrl;
     if (!mqttUrl) {
-      const brokerTls = o.security?.tls ? { cert: o.security.tls.cert, key: o.security.tls.key } : undefined;
+      // with --tls-ca the broker asks devices for a certificate signed by it (users with allow_cert log
+      // in by its CN) but does not insist: devices with a password, and the line's own clients, still connect
+      const t = o.security?.tls;
+      const brokerTls = t ? { cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca, requestCert: true, rejectUnauthorized: false } : {}) } : undefined;
       const firstPort = o.mqttPort ?? 1883;
       for (let k = 0; ; k++) {
         try {
@@ -139,7 +145,8 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     const creds = o.mqttUsername ? { username: o.mqttUsername, password: o.mqttPassword ?? '' } : o.security?.mqttInternal && broker ? o.security.mqttInternal : undefined;
     // Our own clients reach the embedded TLS broker over loopback, on the port we just bound ourselves;
     // the broker's certificate is issued for the plant's host name, so it is not checked against 127.0.0.1.
-    const internalTls = broker && o.security?.tls ? { rejectUnauthorized: false } : {};
+    // An external broker's certificate is checked, against the plant's CA when one is given.
+    const clientTls = broker && o.security?.tls ? { rejectUnauthorized: false } : !broker && o.mqttTls ? o.mqttTls : {};
     const protocolVersion = o.mqttProtocol ?? (broker ? 4 : 5);
     const metrics = o.metrics ?? new Metrics();
     let service = o.service;
@@ -164,7 +171,7 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
         protocolVersion,
         ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 7 * 24 * 3600, receiveMaximum: 65535 } } : {}),
         ...(creds ?? {}),
-        ...internalTls,
+        ...clientTls,
       },
       10_000,
       (c) => {
@@ -215,7 +222,7 @@ export async function startLine(o: StartLineOptions): Promise<RunningLine> {
     let simulator: Simulator | undefined;
     if (o.simulator) {
       const s = o.simulator;
-      const simClient = await connectMqtt(mqttUrl, { clientId: `linesight-sim-${process.pid}`, protocolVersion, ...(creds ?? {}), ...internalTls });
+      const simClient = await connectMqtt(mqttUrl, { clientId: `linesight-sim-${process.pid}`, protocolVersion, ...(creds ?? {}), ...clientTls });
       resources.push({ dispose: () => simClient.endAsync() });
       const folder = s.imageFolder ?? defaultImageFolder();
       const frames = folder

@@ -48,3 +48,36 @@ export async function tlsFromFlags(flags: { tlsCert?: string; tlsKey?: string; t
   if (!flags.tlsCert || !flags.tlsKey) throw new LsError('LS_ERR_SECURITY_CONFIG', 'give both --tls-cert and --tls-key');
   return loadTls({ cert: flags.tlsCert, key: flags.tlsKey, ...(flags.tlsCa ? { ca: flags.tlsCa } : {}) });
 }
+
+/** What an MQTT client takes to reach an external broker over TLS: the broker's CA, and a client certificate. */
+export interface MqttClientTls {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/**
+ * --mqtt-ca (the CA that signed the plant broker's certificate, when it is not a public one) and
+ * --mqtt-cert/--mqtt-key (a client certificate, for brokers with require_certificate): read and
+ * checked at start. Only for an external broker reached with an mqtts:// URL.
+ */
+export async function mqttClientTlsFromFlags(flags: { mqtt?: string; mqttCa?: string; mqttCert?: string; mqttKey?: string }): Promise<MqttClientTls | undefined> {
+  const any = Boolean(flags.mqttCa || flags.mqttCert || flags.mqttKey);
+  if (!any) return undefined;
+  if (!flags.mqtt?.startsWith('mqtts://')) throw new LsError('LS_ERR_SECURITY_CONFIG', '--mqtt-ca, --mqtt-cert and --mqtt-key are for an external broker over TLS: give --mqtt mqtts://host:8883');
+  if (Boolean(flags.mqttCert) !== Boolean(flags.mqttKey)) throw new LsError('LS_ERR_SECURITY_CONFIG', 'give both --mqtt-cert and --mqtt-key');
+  const ca = flags.mqttCa ? await readPart(flags.mqttCa, 'CA certificate of the MQTT broker') : undefined;
+  if (ca) {
+    try {
+      createSecureContext({ ca });
+    } catch (e) {
+      throw new LsError('LS_ERR_SECURITY_CONFIG', `not a CA certificate: ${(e as Error).message}`, { subject: flags.mqttCa });
+    }
+  }
+  if (flags.mqttCert && flags.mqttKey) {
+    const client = await loadTls({ cert: flags.mqttCert, key: flags.mqttKey });
+    return { ...(ca ? { ca } : {}), cert: client.cert, key: client.key };
+  }
+  return ca ? { ca } : {};
+}
+

@@ -4,9 +4,8 @@
  * Uses a private Mosquitto (the Debian binary) on a free port, so the machine's shared broker is
  * never touched. Fails in CI when the binary is missing; skipped with a reason otherwise.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
@@ -14,11 +13,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startLine } from '../../src/line/app.ts';
 import { writeFixtureRepo } from './line-fixtures.ts';
 import { until } from '../helpers/until.ts';
+import { freePort, haveMosquitto, startMosquitto } from '../helpers/mosquitto.ts';
 
-const MOSQUITTO = '/usr/sbin/mosquitto';
-const have = existsSync(MOSQUITTO);
-if (!have && process.env.CI) throw new Error(`${MOSQUITTO} is required in CI (Debian package mosquitto)`);
-if (!have) console.warn(`[broker outage test] skipped: ${MOSQUITTO} not found`);
+const have = haveMosquitto('broker outage test');
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-outage-'));
 const repo = writeFixtureRepo(dir);
@@ -29,39 +26,13 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-async function startMosquitto(port: number): Promise<ChildProcess> {
-  const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\n`);
-  const child = spawn(MOSQUITTO, ['-c', conf], { stdio: 'ignore' });
-  // ready when it accepts connections
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => (s.destroy(), r(true)));
-      s.once('error', () => r(false));
-    });
-    if (ok) return child;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('mosquitto did not start');
-}
-
-
 const values = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 20 };
 
 describe.skipIf(!have)('broker outage', () => {
   it('stays up while the broker is gone and resumes when it is back', async () => {
     const port = await freePort();
     const url = `mqtt://127.0.0.1:${port}`;
-    broker = await startMosquitto(port);
+    broker = await startMosquitto(dir, port);
     const line = await startLine({ repoDir: repo, line: path.resolve('config/line.yaml'), db: path.join(dir, 'line.db'), port: 0, mqttUrl: url, simulator: false, dashboard: false, clientId: `outage-${process.pid}` });
     try {
       let n = 0;
@@ -79,7 +50,7 @@ describe.skipIf(!have)('broker outage', () => {
       expect((await fetch(`${line.url}/v2/health/live`)).status).toBe(200);
       expect((await line.store.counts()).readings).toBe(5);
 
-      broker = await startMosquitto(port);
+      broker = await startMosquitto(dir, port);
       // LineSight reconnects by itself; readings published from now on are stored
       const c = await until(async () => {
         await publishBatch(1).catch(() => undefined);

@@ -10,12 +10,15 @@ import mqtt from 'mqtt';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeFixtureRepo } from './line-fixtures.ts';
+import { makeLabPki } from '../helpers/lab-pki.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-start-tls-'));
 const repo = writeFixtureRepo(dir);
 let child: ChildProcess | undefined;
+let child2: ChildProcess | undefined;
 afterAll(() => {
   child?.kill('SIGKILL');
+  child2?.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -70,5 +73,56 @@ describe('linesight start with TLS', () => {
     expect(await connectError(`mqtts://localhost:${port}`, { ca })).toMatch(/not authorized|bad user|refused|closed/i);
     expect(await connectError(`mqtt://127.0.0.1:${port}`, {})).not.toBe('connected');
     await dispatcher.close();
+  });
+
+  it('with --tls-ca: HTTPS wants a client certificate, and a device logs in to the embedded broker by its certificate alone, inside its ACL', async () => {
+    const pki = path.join(dir, 'pki');
+    execFileSync('mkdir', ['-p', pki]);
+    makeLabPki(pki, 'camA');
+    const f = (n: string) => path.join(pki, n);
+    const data = path.join(dir, 'data-mtls');
+    // camA: certificate only (no password), may publish on line1 only
+    execFileSync(process.execPath, ['bin/linesight.mjs', 'tokens', 'mqtt-user', 'add', 'camA', '--cert', '--publish', 'linesight/line1', '--data', data], { stdio: 'pipe' });
+    child2 = spawn(process.execPath, ['bin/linesight.mjs', 'start', '--port', '0', '--mqtt-port', '0', '--data', data, '--repo', repo, '--no-simulator', '--no-status', '--tls-cert', f('server.crt'), '--tls-key', f('server.key'), '--tls-ca', f('ca.crt')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child2.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    child2.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+    await until(() => out.includes('LineSight is running'), `start: ${out.slice(-500)}`);
+    const url = /dashboard: (https:\/\/[^\s/]+)\//.exec(out)?.[1];
+    const port = new URL(/MQTT:\s+(mqtts:\/\/\S+)/.exec(out)![1]!).port;
+    const ca = readFileSync(f('ca.crt'));
+    const cert = readFileSync(f('client.crt'));
+    const key = readFileSync(f('client.key'));
+    const token = readFileSync(path.join(data, 'admin-token'), 'utf8').trim();
+    const headers = { authorization: `Bearer ${token}` };
+
+    // HTTPS: a valid token is not enough without a client certificate
+    const bare = new Agent({ connect: { ca, servername: 'localhost' } });
+    await expect(request(`${url}/v1/line/summary`, { dispatcher: bare, headers }).then((r) => r.statusCode)).rejects.toThrow();
+    await bare.close();
+
+    // MQTT: the certificate is the login; the line stores what camA publishes on line1
+    const c = await mqtt.connectAsync(`mqtts://localhost:${port}`, { ca, cert, key, protocolVersion: 4, reconnectPeriod: 0 });
+    const values = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 20 };
+    for (let i = 0; i < 5; i++) await c.publishAsync('linesight/line1/m1/sensors', JSON.stringify({ ts: Date.now(), msg_id: `mtls-${i}`, type: 'L', values }), { qos: 1 });
+    await c.endAsync();
+    const withCert = new Agent({ connect: { ca, cert, key, servername: 'localhost' } });
+    let readings = 0;
+    await until(async () => {
+      const r = await request(`${url}/v1/machines/m1/history?minutes=60`, { dispatcher: withCert, headers });
+      readings = ((await r.body.json()) as { points?: unknown[] }).points?.length ?? 0;
+      return readings >= 5;
+    }, 'readings published with a client certificate');
+    expect(readings).toBe(5);
+    await withCert.close();
+
+    // outside its ACL the broker drops the connection; without a certificate and password nobody logs in
+    const outside = await mqtt.connectAsync(`mqtts://localhost:${port}`, { ca, cert, key, protocolVersion: 4, reconnectPeriod: 0 });
+    const dropped = new Promise<string>((resolve) => outside.once('close', () => resolve('closed')));
+    outside.publish('linesight/line2/m1/sensors', '{}', { qos: 1 });
+    expect(await dropped).toBe('closed');
+    outside.end(true);
+    expect(await connectError(`mqtts://localhost:${port}`, { ca })).toMatch(/not authorized|bad user|refused|closed/i);
+    child2.kill('SIGINT');
   });
 });

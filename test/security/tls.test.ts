@@ -1,7 +1,6 @@
 /** TLS and mutual TLS for HTTP and MQTT with a lab CA made by openssl (the recipe of docs/security.md). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { connectAsync } from 'mqtt';
@@ -10,21 +9,7 @@ import { loadTls, tlsFromFlags, type TlsMaterial } from '../../src/security/tls.
 import { MqttAuth, setFileUser } from '../../src/security/mqtt-auth.ts';
 import { startBroker } from '../../src/connectors/mqtt/broker.ts';
 import { tempDir } from './helpers.ts';
-
-function openssl(args: string[], cwd: string): void {
-  execFileSync('openssl', args, { cwd, stdio: 'pipe' });
-}
-
-/** CA, server certificate for 127.0.0.1/localhost, and a client certificate with CN=camA. */
-function makeLabPki(dir: string): void {
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=LineSight lab CA'], dir);
-  openssl(['req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
-  writeFileSync(path.join(dir, 'server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'server.ext'], dir);
-  openssl(['req', ...ec, '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=camA'], dir);
-  openssl(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.crt', '-days', '2'], dir);
-}
+import { makeLabPki } from '../helpers/lab-pki.ts';
 
 function get(url: string, opts: https.RequestOptions): Promise<number> {
   return new Promise((resolve, reject) => {

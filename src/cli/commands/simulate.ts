@@ -12,12 +12,16 @@ import { loadLineConfig } from '../../line/line-config.ts';
 import { defaultImageFolder, FrameSource } from '../../line/simulator/camera.ts';
 import { Rng } from '../../line/simulator/rng.ts';
 import { Simulator, type SimPublisher } from '../../line/simulator/simulator.ts';
+import { mqttClientTlsFromFlags } from '../../security/tls.ts';
 import { action } from '../context.ts';
 
 const optsSchema = z.object({
   mqtt: z.string().regex(/^mqtts?:\/\//, 'an mqtt:// or mqtts:// URL'),
   username: z.string().optional(),
   password: z.string().optional(),
+  mqttCa: z.string().min(1).optional(),
+  mqttCert: z.string().min(1).optional(),
+  mqttKey: z.string().min(1).optional(),
   protocol: z.enum(['4', '5']),
   nats: z.string().regex(/^(nats|tls):\/\//, 'a nats:// URL').optional(),
   natsRoot: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -'),
@@ -39,6 +43,9 @@ export function register(program: Command): void {
     .option('--mqtt <url>', 'broker URL', 'mqtt://127.0.0.1:1883')
     .option('--username <name>', 'MQTT username')
     .option('--password <secret>', 'MQTT password')
+    .option('--mqtt-ca <file>', 'CA certificate (PEM) that signed the broker\'s certificate (with an mqtts:// URL)')
+    .option('--mqtt-cert <file>', 'client certificate (PEM) for a broker that requires one')
+    .option('--mqtt-key <file>', 'key (PEM) of --mqtt-cert')
     .option('--protocol <4|5>', 'MQTT protocol: 5 sends images with user properties, 4 (3.1.1) uses the JSON envelope', '5')
     .option('--nats <url>', 'publish to NATS JetStream (subjects linesight.<line>.<source>.<kind>) instead of MQTT')
     .option('--nats-root <token>', 'first subject token, as given to linesight start --nats-root', 'linesight')
@@ -63,7 +70,8 @@ export function register(program: Command): void {
         client = { publish: (t, p, opts) => nats.publish(t, p, opts) };
         close = () => nats.dispose();
       } else {
-        const mqttClient = await connectMqtt(o.mqtt, { protocolVersion, clientId: `linesight-sim-${process.pid}`, ...(o.username ? { username: o.username, password: o.password ?? '' } : {}) });
+        const tls = await mqttClientTlsFromFlags(o);
+        const mqttClient = await connectMqtt(o.mqtt, { protocolVersion, clientId: `linesight-sim-${process.pid}`, ...(o.username ? { username: o.username, password: o.password ?? '' } : {}), ...(tls ?? {}) });
         client = mqttClient;
         close = () => mqttClient.endAsync();
       }

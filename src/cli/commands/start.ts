@@ -13,6 +13,7 @@ import { startLine, type LineSecurity } from '../../line/app.ts';
 import { Metrics } from '../../monitoring/metrics.ts';
 import { addSecurityOptions, securityOptionsFromFlags } from '../../security/cli-options.ts';
 import { setupSecurity } from '../../security/index.ts';
+import { mqttClientTlsFromFlags } from '../../security/tls.ts';
 import { action, DEFAULT_REPO } from '../context.ts';
 
 const optsSchema = z.object({
@@ -21,6 +22,9 @@ const optsSchema = z.object({
   mqtt: z.string().regex(/^mqtts?:\/\//, 'an mqtt:// or mqtts:// URL').optional(),
   mqttUsername: z.string().optional(),
   mqttPassword: z.string().optional(),
+  mqttCa: z.string().min(1).optional(),
+  mqttCert: z.string().min(1).optional(),
+  mqttKey: z.string().min(1).optional(),
   nats: z.string().regex(/^(nats|tls):\/\//, 'a nats:// URL').optional(),
   natsStream: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -'),
   natsRoot: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and -'),
@@ -76,6 +80,9 @@ export function register(program: Command): void {
     .option('--mqtt <url>', 'use this MQTT broker (mqtt://host:1883) instead of the embedded one')
     .option('--mqtt-username <name>', 'username on the external broker')
     .option('--mqtt-password <secret>', 'password on the external broker')
+    .option('--mqtt-ca <file>', 'CA certificate (PEM) that signed the external broker\'s certificate (with an mqtts:// URL)')
+    .option('--mqtt-cert <file>', 'client certificate (PEM) for an external broker that requires one')
+    .option('--mqtt-key <file>', 'key (PEM) of --mqtt-cert')
     .option('--nats <url>', 'also ingest from this NATS JetStream server (subjects linesight.<line>.<source>.<kind>)')
     .option('--nats-stream <name>', 'JetStream stream name (created when missing)', 'LINESIGHT')
     .option('--nats-root <token>', 'first subject token (streams on one NATS server need distinct roots)', 'linesight')
@@ -98,6 +105,7 @@ export function register(program: Command): void {
       const log = createLogger({ level: process.env.LINESIGHT_LOG_LEVEL ?? 'warn' });
       const repo = path.resolve(o.repo);
       const metrics = new Metrics();
+      const mqttTls = await mqttClientTlsFromFlags(o);
       const security = await loadSecurity(raw, o, log, repo, metrics);
       const line = await startLine({
         metrics,
@@ -112,6 +120,7 @@ export function register(program: Command): void {
         ...(cmd.getOptionValueSource('mqttPort') === 'default' ? { mqttPortFallback: 10 } : {}),
         ...(o.mqtt ? { mqttUrl: o.mqtt } : {}),
         ...(o.mqttUsername ? { mqttUsername: o.mqttUsername, mqttPassword: o.mqttPassword ?? '' } : {}),
+        ...(mqttTls ? { mqttTls } : {}),
         simulator: o.simulator ? { partsPerS: o.rate, readingsPerS: o.sensorRate, seed: o.seed, defectRate: o.defectRate, ...(o.images ? { imageFolder: o.images } : {}) } : false,
         ...(security ? { security } : {}),
         logger: log,

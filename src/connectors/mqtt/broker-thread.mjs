@@ -70,7 +70,7 @@ aedes.on('clientDisconnect', (client) => {
   parentPort.postMessage({ type: 'gone', key });
 });
 const t = workerData.tls;
-const server = t ? tls.createServer({ cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}), requestCert: Boolean(t.requestCert) }, aedes.handle) : net.createServer(aedes.handle);
+const server = t ? tls.createServer({ cert: t.cert, key: t.key, ...(t.ca ? { ca: t.ca } : {}), requestCert: Boolean(t.requestCert), rejectUnauthorized: t.rejectUnauthorized ?? true }, aedes.handle) : net.createServer(aedes.handle);
 server.once('error', (e) => {
   parentPort.postMessage({ type: 'error', code: e.code, message: e.message });
   aedes.close(() => parentPort.close());

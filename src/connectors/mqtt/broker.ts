@@ -26,7 +26,12 @@ export interface BrokerOptions {
   readonly port: number;
   readonly host?: string;
   readonly auth?: BrokerAuth;
-  readonly tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requestCert?: boolean };
+  /**
+   * TLS for the listener. `requestCert` with `ca` asks clients for a certificate (users with
+   * allow_cert log in by its CN); `rejectUnauthorized: false` makes it optional, so devices with a
+   * password still connect (default true: a client without a valid certificate is refused at the handshake).
+   */
+  readonly tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer; requestCert?: boolean; rejectUnauthorized?: boolean };
   /** The option a user changes when the port is taken, named in the error (e.g. `--mqtt-port`). */
   readonly portOption?: string;
   /**
@@ -82,7 +87,7 @@ export async function startBroker(opts: BrokerOptions): Promise<EmbeddedBroker> 
       : {}),
   });
   const server = opts.tls
-    ? tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}), requestCert: opts.tls.requestCert ?? false }, aedes.handle)
+    ? tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, ...(opts.tls.ca ? { ca: opts.tls.ca } : {}), requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.rejectUnauthorized ?? true }, aedes.handle)
     : net.createServer(aedes.handle);
   const host = opts.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {

@@ -34,6 +34,9 @@ export async function connectMqtt(url: string, opts: IClientOptions = {}, timeou
       });
     });
   } catch (e) {
+    // mqtt.js schedules a reconnect from the 'close' that follows a failed handshake even after
+    // end(true), and that timer kept a failed `linesight start` alive forever: no reconnects first
+    client.options.reconnectPeriod = 0;
     client.end(true);
     throw new LsError('LS_ERR_BROKER', `${url}: ${(e as Error).message}`, { subject: url, cause: e });
   }
