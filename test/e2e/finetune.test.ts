@@ -4,6 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-run.ts';
+import { auditEntries } from '../helpers/audit-entries.ts';
 import { ModelRepository } from '../../src/repository/repository.ts';
 import { getBackend } from '../../src/runtime/index.ts';
 import { LoadedModel } from '../../src/pipeline/model.ts';
@@ -27,7 +28,7 @@ describe('linesight finetune', () => {
       await fs.copyFile(path.join(FIX, f), path.join(data, cls, f));
     }
     await fs.writeFile(path.join(data, 'patches', 'broken.jpg'), 'not a jpeg');
-    const r = await runCli(['finetune', '--base', 'steel-surface:1', '--data', data, '--repo', repo, '--epochs', '60', '--json']);
+    const r = await runCli(['finetune', '--base', 'steel-surface:1', '--data', data, '--repo', repo, '--epochs', '60', '--json', '--audit-file', path.join(tmp, 'audit.log')]);
     // the broken file is reported and the exit code says so, but the version is written from the good images
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/LS_ERR_IMAGE_(CORRUPT|FORMAT).*broken\.jpg/);
@@ -38,6 +39,7 @@ describe('linesight finetune', () => {
     expect(s.config_path).toBe(path.join(repo, 'steel-surface', '2', 'config.yaml'));
     const cfg = YAML.parse(await fs.readFile(s.config_path, 'utf8')) as Record<string, any>;
     expect(cfg.labels).toEqual(['crazing', 'patches', 'scratches']);
+    expect(auditEntries(path.join(tmp, 'audit.log')).filter((x) => x.action === 'model.finetune')).toMatchObject([{ target: 'model:steel-surface:2', details: { base: 'steel-surface:1', images: 6 } }]);
     expect(cfg.decision.reject_classes).toEqual(['patches', 'scratches']);
     expect(cfg.metadata.base_model).toBe('steel-surface:1');
     // The new version loads through the normal pipeline and classifies its own training images.
@@ -62,9 +64,10 @@ describe('linesight finetune', () => {
     await fs.mkdir(one, { recursive: true });
     await fs.copyFile(path.join(FIX, 'crazing_14.jpg'), path.join(one, 'a.jpg'));
     await fs.copyFile(path.join(FIX, 'crazing_16.jpg'), path.join(one, 'b.jpg'));
-    const r = await runCli(['finetune', '--base', 'steel-surface', '--data', path.join(tmp, 'one'), '--repo', path.join(ROOT, 'models'), '--name', 'never-written']);
+    const r = await runCli(['finetune', '--base', 'steel-surface', '--data', path.join(tmp, 'one'), '--repo', path.join(ROOT, 'models'), '--name', 'never-written', '--audit-file', path.join(tmp, 'audit.log')]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(/^LS_ERR_DATASET: .*at least 2 classes/);
     await expect(fs.access(path.join(ROOT, 'models', 'never-written'))).rejects.toThrow();
+    expect(auditEntries(path.join(tmp, 'audit.log')).map((x) => x.target)).not.toContain('model:never-written:1');
   });
 });

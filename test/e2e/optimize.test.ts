@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { auditEntries } from '../helpers/audit-entries.ts';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,12 +16,15 @@ import { convNet, unknownOpModel } from '../unit/onnx-fixture.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const run = promisify(execFile);
+const AUDIT = path.join(mkdtempSync(path.join(os.tmpdir(), 'ls-optimize-audit-')), 'audit.log');
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 /** Run the CLI; resolves with exit code and output instead of throwing on a non-zero exit. */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [path.join(root, 'bin/linesight.mjs'), ...args], { cwd: root, maxBuffer: 16 << 20 });
+    // model-writing commands record into a test audit log, never the checkout's data/audit.log
+    const audited = ['optimize', 'train', 'finetune'].includes(args[0] ?? '') ? ['--audit-file', AUDIT] : [];
+    const r = await run(process.execPath, [path.join(root, 'bin/linesight.mjs'), ...args, ...audited], { cwd: root, maxBuffer: 16 << 20 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const x = e as { code?: number; stdout?: string; stderr?: string };
@@ -125,6 +129,7 @@ describe('linesight optimize on a model repository', () => {
     expect(j.size.optimized.sparsity).toBeGreaterThan(0.45);
     expect(j.size.optimized.gzip_bytes).toBeLessThan(j.size.baseline.gzip_bytes);
     expect(existsSync(path.join(repo, 'steel-surface', '3', 'model.onnx'))).toBe(true);
+    expect(auditEntries(AUDIT).filter((x) => x.action === 'model.optimize')).toMatchObject([{ target: 'model:steel-surface:3', details: { source_version: 1, steps: j.steps } }]);
   });
 
   it('CLI: bad option combinations are one clear validation error', async () => {
@@ -157,6 +162,8 @@ describe('linesight optimize on a model repository', () => {
     }
     const topk = await cli('optimize', '-m', 'topk', '--repo', repo, '--int8', '--dynamic', '--no-bench');
     expect(topk.stderr).toContain('TopK');
+    // refused runs leave no audit entry: still only the one optimize above
+    expect(auditEntries(AUDIT).filter((x) => x.action === 'model.optimize')).toHaveLength(1);
   });
 
   it('CLI: doctor --json lists versions, providers, CPU features and threads in force', async () => {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './cli-run.ts';
+import { auditEntries } from '../helpers/audit-entries.ts';
 import { formatCsv, parseCsv } from '../../src/data/readers/csv.ts';
 import { AI4I_COLUMNS, synthSensorTable } from '../../src/data/synth/sensors.ts';
 
@@ -11,6 +12,7 @@ const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'ls-e2e-train-'));
 const repo = path.join(tmp, 'models');
 const data = path.join(tmp, 'sensors.csv');
 const DROP = 'UDI,Product ID,TWF,HDF,PWF,OSF,RNF';
+const audit = path.join(tmp, 'audit.log');
 afterAll(() => fs.rm(tmp, { recursive: true, force: true }));
 
 // The data synth command itself is exercised in data.test.ts; here the table is made in-process to save a process start.
@@ -20,7 +22,7 @@ beforeAll(async () => {
 
 describe('linesight train / predict / eval on a CSV', () => {
   it('trains a binary failure classifier, writes the repository entry and reports test metrics as JSON', async () => {
-    const r = await runCli(['train', '--data', data, '--target', 'Machine failure', '--task', 'classification', '--name', 'failure', '--repo', repo,
+    const r = await runCli(['train', '--data', data, '--target', 'Machine failure', '--task', 'classification', '--name', 'failure', '--repo', repo, '--audit-file', audit,
       '--drop', DROP, '--derive', 'power=Torque [Nm]*Rotational speed [rpm]', '--derive', 'temp_diff=Process temperature [K]-Air temperature [K]',
       '--derive', 'strain=Torque [Nm]*Tool wear [min]', '--on-threshold', 'ALERT', '--epochs', '40', '--json']);
     expect(r.code, r.stderr).toBe(0);
@@ -36,6 +38,9 @@ describe('linesight train / predict / eval on a CSV', () => {
     expect(cfg.postprocess).toMatchObject({ output: 'logits', activation: 'sigmoid' });
     expect(cfg.metadata.data.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(cfg.metadata.test_metrics.roc_auc).toBeCloseTo(s.metrics.roc_auc, 4);
+    // the new version is in the audit trail with who wrote it and from which data
+    const e = auditEntries(audit).find((x) => x.action === 'model.train');
+    expect(e).toMatchObject({ actor: expect.stringMatching(/^cli:/), target: 'model:failure:1', details: { task: 'classification', data, data_sha256: cfg.metadata.data.sha256 } });
   });
 
   it('predicts rows as CSV and JSON lines, one bad row reported without stopping the rest', async () => {
@@ -72,7 +77,7 @@ describe('linesight train / predict / eval on a CSV', () => {
   });
 
   it('trains and evaluates a linear regression (RMSE/MAE/R²)', async () => {
-    const r = await runCli(['train', '--data', data, '--target', 'Process temperature [K]', '--task', 'regression', '--model', 'linear', '--name', 'ptemp', '--repo', repo,
+    const r = await runCli(['train', '--data', data, '--target', 'Process temperature [K]', '--task', 'regression', '--model', 'linear', '--name', 'ptemp', '--repo', repo, '--audit-file', audit,
       '--features', 'Air temperature [K]', '--optimizer', 'gd', '--lr', '0.1', '--epochs', '30', '--json']);
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as { metrics: { r2: number } }).metrics.r2).toBeGreaterThan(0.5);
@@ -93,11 +98,12 @@ describe('linesight train / predict / eval on a CSV', () => {
       [nonNumeric, 'y', /^LS_ERR_CSV: .*row 8: "oops"/],
     ];
     for (const [file, target, re] of cases) {
-      const r = await runCli(['train', '--data', file, '--target', target, '--task', 'classification', '--name', 'bad', '--repo', repo]);
+      const r = await runCli(['train', '--data', file, '--target', target, '--task', 'classification', '--name', 'bad', '--repo', repo, '--audit-file', audit]);
       expect(r.code).toBe(1);
       expect(r.stderr.trim()).toMatch(re);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
     await expect(fs.access(path.join(repo, 'bad'))).rejects.toThrow();
+    expect(auditEntries(audit).map((x) => x.target)).not.toContain('model:bad:1');
   });
 });

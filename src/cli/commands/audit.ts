@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { action } from '../context.ts';
 import { AuditLog, verifyAuditLog } from '../../security/audit.ts';
-import { DEFAULT_DATA_DIR } from './tokens.ts';
+import { DEFAULT_DATA_DIR } from '../cli-audit.ts';
 
 export function register(program: Command): void {
   const audit = program.command('audit').description('the tamper-evident audit log');

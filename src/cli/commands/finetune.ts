@@ -7,6 +7,7 @@ import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { action, DEFAULT_REPO, openModel, pct } from '../context.ts';
+import { addAuditFileOption, openCliAudit } from '../cli-audit.ts';
 import { createProgress } from '../progress.ts';
 import { parseWith } from '../../core/validate.ts';
 import { LsError } from '../../core/errors.ts';
@@ -26,6 +27,7 @@ const optionsSchema = z.object({
   data: z.string().min(1),
   name: z.string().min(1).optional(),
   repo: z.string().default(DEFAULT_REPO),
+  auditFile: z.string().min(1),
   embedding: z.string().default('embedding'),
   optimizer: z.enum(OPTIMIZERS).default('adam'),
   lr: z.coerce.number().positive().default(FINETUNE_DEFAULTS.lr),
@@ -40,7 +42,7 @@ const optionsSchema = z.object({
 
 /** Register `linesight finetune`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('finetune')
     .description('train a new classification head on a few labelled images (DIR/<class>/<image>) over a model\'s embedding, and write backbone + head as a new version')
     .requiredOption('--base <name[:version]>', 'the inspection model whose embedding output is the backbone')
@@ -56,12 +58,17 @@ export function register(program: Command): void {
     .option('--val-fraction <f>', 'share of the images held out for early stopping', '0.2')
     .option('--reject <classes>', 'comma-separated classes to REJECT (default: the base model\'s reject classes that still exist)')
     .option('--eval <dir>', 'after writing, evaluate the new version on this labelled folder')
-    .option('--json', 'print a JSON summary')
+    .option('--json', 'print a JSON summary');
+  addAuditFileOption(cmd)
     .action(action(async (raw: Record<string, unknown>) => {
       const o = parseWith(optionsSchema, raw, 'LS_ERR_VALIDATION', 'finetune options');
       const files = await readImageFolder(o.data);
       const labels = [...new Set(files.map((f) => f.label))].sort();
-      const base = await openModel({ repo: o.repo, model: o.base });
+      const audit = await openCliAudit(o.auditFile);
+      const base = await openModel({ repo: o.repo, model: o.base }).catch(async (e: unknown) => {
+        await audit.dispose();
+        throw e;
+      });
       let head;
       let failed;
       try {
@@ -113,6 +120,7 @@ export function register(program: Command): void {
         const name = o.name ?? base.name;
         await verifyLoads(bytes, name);
         const written = await writeModelVersion(o.repo, name, bytes, manifest, `Fine-tuned by: linesight finetune --base ${o.base} --data ${o.data}`);
+        await audit.record({ action: 'model.finetune', target: `model:${written.name}:${written.version}`, details: { base: `${base.name}:${base.version}`, data: o.data, labels, images: emb.rows } });
         let evalResult;
         if (o.eval) {
           const repo = await ModelRepository.open(o.repo);
@@ -132,6 +140,7 @@ export function register(program: Command): void {
         }
       } finally {
         await base.dispose();
+        await audit.dispose();
       }
       if (failed?.length) process.exitCode = 1;
     }));

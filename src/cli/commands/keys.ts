@@ -11,7 +11,7 @@ import { reencryptToCurrent, rotateDataKey, type RotationResult } from '../../se
 import { openStore } from '../../store/open.ts';
 import { LsError } from '../../core/errors.ts';
 import { keyUsers } from '../../security/key-use.ts';
-import { DEFAULT_DATA_DIR, withAudit } from './tokens.ts';
+import { DEFAULT_DATA_DIR, withAudit } from '../cli-audit.ts';
 
 interface KeyOpts {
   data: string;

@@ -5,6 +5,7 @@ import { getBackend } from '../../runtime/index.ts';
 import { optimizeModel, type OptimizeOptions } from '../../optimize/optimize.ts';
 import { formatReport } from '../../optimize/report.ts';
 import { action, DEFAULT_REPO } from '../context.ts';
+import { addAuditFileOption, DEFAULT_DATA_DIR, withAudit } from '../cli-audit.ts';
 
 interface RawOptions {
   model: string;
@@ -27,6 +28,7 @@ interface RawOptions {
   bench: boolean;
   threads: string;
   json?: boolean;
+  auditFile: string;
 }
 
 /** A number from a command-line flag, or LS_ERR_VALIDATION naming the flag. */
@@ -63,7 +65,7 @@ export function toOptimizeOptions(r: RawOptions): OptimizeOptions {
 
 /** Add `optimize` to the CLI. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('optimize')
     .description('write a smaller/faster new version of a model (int8, pruning, fp16) and measure it against the original')
     .requiredOption('-m, --model <name[:version]>', 'model name, optionally with a version (default: newest)')
@@ -85,11 +87,16 @@ export function register(program: Command): void {
     .option('--iterations <n>', 'timed runs per batch size and model', '30')
     .option('--no-bench', 'skip the latency measurement')
     .option('--threads <n>', 'intra-op threads for measuring (0 = the model config / onnxruntime default)', '0')
-    .option('--json', 'print the report as one JSON object')
+    .option('--json', 'print the report as one JSON object');
+  addAuditFileOption(cmd)
     .action(action(async (raw: RawOptions) => {
+      const options = toOptimizeOptions(raw);
       const backend = await getBackend();
       const progress = raw.json ? undefined : (m: string) => process.stderr.write(`${m}\n`);
-      const report = await optimizeModel(toOptimizeOptions(raw), backend, progress);
+      const report = await withAudit({ data: DEFAULT_DATA_DIR, auditFile: raw.auditFile }, async () => {
+        const r = await optimizeModel(options, backend, progress);
+        return { result: r, entry: { action: 'model.optimize', target: `model:${r.model}:${r.version}`, details: { source_version: r.source_version, steps: r.steps, ...(r.accuracy ? { accuracy: r.accuracy } : {}) } } };
+      });
       process.stdout.write(raw.json ? `${JSON.stringify(report)}\n` : `${formatReport(report)}\n`);
     }));
 }

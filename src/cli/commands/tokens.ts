@@ -2,18 +2,14 @@
  * `linesight tokens create|list|revoke`: API tokens for the HTTP API (shown once, stored hashed),
  * and `linesight tokens mqtt-user add|remove` for devices on the embedded MQTT broker.
  */
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { action } from '../context.ts';
-import { AuditLog } from '../../security/audit.ts';
+import { cliUser, DEFAULT_DATA_DIR, withAudit } from '../cli-audit.ts';
 import { TokenStore } from '../../security/tokens.ts';
 import { ROLES, isRole, type Role } from '../../security/roles.ts';
 import { removeFileUser, setFileUser } from '../../security/mqtt-auth.ts';
 import { LsError } from '../../core/errors.ts';
-
-/** Default data folder shared by `start`, the token file, the audit log and the key file. */
-export const DEFAULT_DATA_DIR = './data';
 
 interface DataOpts {
   data: string;
@@ -22,33 +18,6 @@ interface DataOpts {
 }
 
 const tokensFile = (o: DataOpts) => o.tokensFile ?? path.join(o.data, 'tokens.json');
-const auditFile = (o: DataOpts) => o.auditFile ?? path.join(o.data, 'audit.log');
-
-/**
- * Run a CLI action that must be audited: the log is opened (and its chain verified) first, so an
- * action never happens when it cannot be recorded; the entry is appended after the action succeeded.
- */
-export async function withAudit<T>(o: DataOpts, run: () => Promise<{ result: T; entry: { action: string; target: string; details?: unknown } }>): Promise<T> {
-  const log = await AuditLog.open(auditFile(o));
-  try {
-    const { result, entry } = await run();
-    await log.append({ actor: cliUser(), ...entry });
-    return result;
-  } finally {
-    await log.dispose();
-  }
-}
-
-/** `cli:<OS user>`: who acted, for token records and audit entries. */
-export function cliUser(): string {
-  let name = process.env.USER;
-  try {
-    name ??= os.userInfo().username;
-  } catch {
-    // no passwd entry (some containers)
-  }
-  return `cli:${name ?? 'unknown'}`;
-}
 
 function list(v: string): string[] {
   return v.split(',').map((s) => s.trim()).filter(Boolean);

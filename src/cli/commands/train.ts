@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { action, DEFAULT_REPO, pct } from '../context.ts';
+import { addAuditFileOption, openCliAudit } from '../cli-audit.ts';
 import { createProgress } from '../progress.ts';
 import { parseWith } from '../../core/validate.ts';
 import { readCsv } from '../../data/readers/csv.ts';
@@ -25,6 +26,7 @@ const optionsSchema = z.object({
   task: z.enum(['regression', 'classification']),
   name: z.string().min(1),
   repo: z.string().default(DEFAULT_REPO),
+  auditFile: z.string().min(1),
   model: z.enum(MODEL_KINDS).optional(),
   hidden: list.transform((a) => a.map(Number)).pipe(z.array(z.number().int().min(1).max(4096)).min(1).max(3)).optional(),
   features: list.optional(),
@@ -70,7 +72,7 @@ export function formatTrainSummary(m: TabularModel, where: string): string {
 
 /** Register `linesight train`. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('train')
     .description('train a model on a CSV table (gradient descent) and write it to the model repository as ONNX')
     .requiredOption('--data <file.csv>', 'training table (UTF-8, comma/semicolon/tab)')
@@ -98,56 +100,64 @@ export function register(program: Command): void {
     .option('--on-threshold <kind>', 'binary models: REJECT (part) or ALERT (machine) at the threshold', 'REJECT')
     .option('--description <text>', 'description for config.yaml')
     .option('--version <n>', 'version number to write (default: next free)')
-    .option('--json', 'print a JSON summary instead of text')
+    .option('--json', 'print a JSON summary instead of text');
+  addAuditFileOption(cmd)
     .action(action(async (raw: Record<string, unknown>) => {
       const o = parseWith(optionsSchema, raw, 'LS_ERR_VALIDATION', 'train options');
-      const model = o.model ?? 'mlp';
-      const table = await readCsv(o.data);
-      const bar = o.json ? undefined : createProgress(o.epochs, 'training');
-      const options = {
-        ...DEFAULT_TRAIN_OPTIONS,
-        model,
-        hidden: o.hidden ?? DEFAULT_TRAIN_OPTIONS.hidden,
-        optimizer: o.optimizer,
-        lr: o.lr ?? (o.optimizer === 'adam' ? 0.01 : 0.1),
-        schedule: o.schedule,
-        epochs: o.epochs,
-        batchSize: o.batchSize,
-        l2: o.l2,
-        patience: o.patience,
-        balanced: o.balanced,
-        seed: o.seed,
-        onEpoch: (e: { epoch: number; trainLoss: number; valLoss: number | undefined }) =>
-          bar?.tick(`loss ${e.trainLoss.toFixed(4)}${e.valLoss !== undefined ? ` val ${e.valLoss.toFixed(4)}` : ''}`),
-      };
-      const trained = trainTabular(table, {
-        ...options,
-        target: o.target,
-        task: o.task,
-        ...(o.features ? { features: o.features } : {}),
-        ...(o.drop ? { drop: o.drop } : {}),
-        ...(o.categorical ? { categorical: o.categorical } : {}),
-        derived: o.derive.map(parseDerived),
-        testFraction: o.testFraction,
-        valFraction: o.valFraction,
-      });
-      bar?.done();
-      const exported = exportTabularOnnx(trained.pre, trained.network, o.task, o.name);
-      const manifest = tabularManifest(trained, exported, {
-        ...(o.description ? { description: o.description } : {}),
-        onThreshold: o.onThreshold,
-        dataFile: o.data,
-        dataSha256: tableHash(table),
-        dataRows: table.rows.length,
-        trainedAt: new Date().toISOString(),
-        options,
-      });
-      await verifyLoads(exported.onnx, o.name);
-      const written = await writeModelVersion(o.repo, o.name, exported.onnx, manifest, `Trained by: linesight ${commandLine()}`, o.version ? { version: o.version } : {});
-      if (o.json) {
-        process.stdout.write(`${JSON.stringify({ model: written.name, version: written.version, model_path: written.modelPath, config_path: written.configPath, rows: trained.rows, best_epoch: trained.bestEpoch, epochs_run: trained.history.length, stopped_early: trained.stoppedEarly, threshold: trained.threshold, labels: trained.labels, metrics: trained.metrics, history: trained.history })}\n`);
-      } else {
-        process.stdout.write(`${formatTrainSummary(trained, `${written.name}:${written.version} -> ${written.modelPath} (config ${written.configPath})`)}\n`);
+      const audit = await openCliAudit(o.auditFile);
+      try {
+        const model = o.model ?? 'mlp';
+        const table = await readCsv(o.data);
+        const bar = o.json ? undefined : createProgress(o.epochs, 'training');
+        const options = {
+          ...DEFAULT_TRAIN_OPTIONS,
+          model,
+          hidden: o.hidden ?? DEFAULT_TRAIN_OPTIONS.hidden,
+          optimizer: o.optimizer,
+          lr: o.lr ?? (o.optimizer === 'adam' ? 0.01 : 0.1),
+          schedule: o.schedule,
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          l2: o.l2,
+          patience: o.patience,
+          balanced: o.balanced,
+          seed: o.seed,
+          onEpoch: (e: { epoch: number; trainLoss: number; valLoss: number | undefined }) =>
+            bar?.tick(`loss ${e.trainLoss.toFixed(4)}${e.valLoss !== undefined ? ` val ${e.valLoss.toFixed(4)}` : ''}`),
+        };
+        const trained = trainTabular(table, {
+          ...options,
+          target: o.target,
+          task: o.task,
+          ...(o.features ? { features: o.features } : {}),
+          ...(o.drop ? { drop: o.drop } : {}),
+          ...(o.categorical ? { categorical: o.categorical } : {}),
+          derived: o.derive.map(parseDerived),
+          testFraction: o.testFraction,
+          valFraction: o.valFraction,
+        });
+        bar?.done();
+        const dataSha256 = tableHash(table);
+        const exported = exportTabularOnnx(trained.pre, trained.network, o.task, o.name);
+        const manifest = tabularManifest(trained, exported, {
+          ...(o.description ? { description: o.description } : {}),
+          onThreshold: o.onThreshold,
+          dataFile: o.data,
+          dataSha256,
+          dataRows: table.rows.length,
+          trainedAt: new Date().toISOString(),
+          options,
+        });
+        await verifyLoads(exported.onnx, o.name);
+        const written = await writeModelVersion(o.repo, o.name, exported.onnx, manifest, `Trained by: linesight ${commandLine()}`, o.version ? { version: o.version } : {});
+        await audit.record({ action: 'model.train', target: `model:${written.name}:${written.version}`, details: { task: o.task, model, data: o.data, data_sha256: dataSha256, rows: table.rows.length } });
+        if (o.json) {
+          process.stdout.write(`${JSON.stringify({ model: written.name, version: written.version, model_path: written.modelPath, config_path: written.configPath, rows: trained.rows, best_epoch: trained.bestEpoch, epochs_run: trained.history.length, stopped_early: trained.stoppedEarly, threshold: trained.threshold, labels: trained.labels, metrics: trained.metrics, history: trained.history })}\n`);
+        } else {
+          process.stdout.write(`${formatTrainSummary(trained, `${written.name}:${written.version} -> ${written.modelPath} (config ${written.configPath})`)}\n`);
+        }
+      } finally {
+        await audit.dispose();
       }
     }));
 }
