@@ -6,7 +6,7 @@ import { LsError, toLsError } from '../core/errors.ts';
 import type { Disposable } from '../core/dispose.ts';
 import type { ImagePreprocess, Manifest, TensorSpec } from '../repository/manifest.ts';
 import type { ResolvedModel } from '../repository/repository.ts';
-import type { InferenceBackend, InferenceSession } from '../runtime/backend.ts';
+import type { InferenceBackend, InferenceSession, RunOptions } from '../runtime/backend.ts';
 import type { IoInfo, Tensor } from '../runtime/tensor.ts';
 import { preprocessImage, sampleSize, type SampleData } from './pre/image.ts';
 import { tabularFeeds, type RawRow } from './pre/tabular.ts';
@@ -91,8 +91,8 @@ export class LoadedModel implements Disposable {
   }
 
   /** Step 3: the forward pass y = f(x; θ) on a batch. */
-  infer(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
-    return this.session.run(feeds, outputNames);
+  infer(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[], opts?: RunOptions): Promise<Record<string, Tensor>> {
+    return this.session.run(feeds, outputNames, opts);
   }
 
   /** Step 4: one row of a batch output -> prediction and decision. */

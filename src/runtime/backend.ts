@@ -22,7 +22,15 @@ export interface InferenceSession extends Disposable {
   readonly outputs: readonly IoInfo[];
   /** The provider the session actually runs on. */
   readonly provider: string;
-  run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>>;
+  /**
+   * `opts.giveInputs`: the caller hands over the input buffers and will not touch them again, so a
+   * session in another thread may move them instead of copying (they are detached afterwards).
+   */
+  run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[], opts?: RunOptions): Promise<Record<string, Tensor>>;
+}
+
+export interface RunOptions {
+  readonly giveInputs?: boolean;
 }
 
 export interface ProviderInfo {

@@ -119,7 +119,8 @@ export class ServedVersion implements Disposable {
     const t0 = clock.hrNow();
     const feeds = concatFeeds(items.map((i) => i.feeds));
     const t1 = clock.hrNow();
-    const outputs = await model.infer(feeds, items[0]!.outputs);
+    // a batch of several requests was just concatenated into fresh buffers: a session thread may take them
+    const outputs = await model.infer(feeds, items[0]!.outputs, { giveInputs: items.length > 1 });
     const t2 = clock.hrNow();
     const split = splitOutputs(outputs, items.map((i) => i.rows));
     this.stats.batch(items.reduce((a, i) => a + i.rows, 0), items.length, t1 - t0, t2 - t1, clock.hrNow() - t2);

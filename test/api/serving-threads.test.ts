@@ -46,3 +46,39 @@ describe('PreprocessPool', () => {
     }
   });
 });
+
+describe('ThreadedSession', () => {
+  it('copies inputs by default and moves them only when the caller gives them up; both give the in-thread answer', async () => {
+    const { ThreadedSession, movableBuffers } = await import('../../src/serving/threads/threaded-session.ts');
+    const { getBackend } = await import('../../src/runtime/index.ts');
+    const { tinyImageClassifier } = await import('../helpers/tiny-model.ts');
+    const bytes = tinyImageClassifier(8, 3, 7);
+    const threaded = await ThreadedSession.create(bytes, {});
+    const direct = await (await getBackend()).load(bytes, {});
+    try {
+      const x = () => ({ image: { datatype: 'FP32' as const, shape: [2, 1, 8, 8], data: Float32Array.from({ length: 128 }, (_, i) => Math.sin(i)) } });
+      const want = (await direct.run(x())).logits!.data as Float32Array;
+
+      const kept = x();
+      const a = await threaded.run(kept);
+      expect(Array.from(a.logits!.data as Float32Array)).toEqual(Array.from(want));
+      expect(kept.image.data.length).toBe(128); // still usable by the caller
+
+      const given = x();
+      expect(movableBuffers(given)).toEqual([given.image.data.buffer]);
+      const b = await threaded.run(given, undefined, { giveInputs: true });
+      expect(Array.from(b.logits!.data as Float32Array)).toEqual(Array.from(want));
+      expect(given.image.data.byteLength).toBe(0); // moved to the session thread, not copied
+
+      // a view into a larger buffer is never moved (the caller's other data lives there)
+      const big = new Float32Array(256);
+      const view = { image: { datatype: 'FP32' as const, shape: [2, 1, 8, 8], data: big.subarray(128) } };
+      expect(movableBuffers(view)).toEqual([]);
+      await threaded.run(view, undefined, { giveInputs: true });
+      expect(big.length).toBe(256);
+    } finally {
+      await threaded.dispose();
+      await direct.dispose();
+    }
+  });
+});

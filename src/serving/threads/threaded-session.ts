@@ -6,7 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { LsError, ERRORS, type ErrorCode } from '../../core/errors.ts';
-import type { InferenceBackend, InferenceSession, ProviderInfo, SessionOptions } from '../../runtime/backend.ts';
+import type { InferenceBackend, InferenceSession, ProviderInfo, RunOptions, SessionOptions } from '../../runtime/backend.ts';
 import type { IoInfo, Tensor } from '../../runtime/tensor.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
@@ -73,13 +73,15 @@ export class ThreadedSession implements InferenceSession {
     }
   }
 
-  run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[]): Promise<Record<string, Tensor>> {
+  run(feeds: Readonly<Record<string, Tensor>>, outputNames?: readonly string[], opts?: RunOptions): Promise<Record<string, Tensor>> {
     if (this.disposed || this.exitError) return Promise.reject(this.exitError ?? new LsError('LS_ERR_MODEL_NOT_READY', 'the session was released'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      // Inputs are copied (structured clone): they may be views into buffers the caller still uses.
-      this.worker.postMessage({ type: 'run', id, feeds: { ...feeds }, ...(outputNames ? { outputNames } : {}) } satisfies ToWorker);
+      // Inputs are copied (structured clone), since they may be views into buffers the caller still
+      // uses, unless the caller gives them up: then whole buffers move to the worker without a copy.
+      const transfer = opts?.giveInputs ? movableBuffers(feeds) : [];
+      this.worker.postMessage({ type: 'run', id, feeds: { ...feeds }, ...(outputNames ? { outputNames } : {}) } satisfies ToWorker, transfer);
     });
   }
 
@@ -128,4 +130,16 @@ export class ThreadedBackend implements InferenceBackend {
     const vetted = typeof model === 'string' && this.inner.readModel ? await this.inner.readModel(model) : model;
     return ThreadedSession.create(vetted, options);
   }
+}
+
+/** The input buffers that can move to another thread: plain ArrayBuffers that a tensor covers whole. */
+export function movableBuffers(feeds: Readonly<Record<string, Tensor>>): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const t of Object.values(feeds)) {
+    const d = t.data;
+    if (Array.isArray(d) || !(d.buffer instanceof ArrayBuffer)) continue;
+    if (d.byteOffset !== 0 || d.byteLength !== d.buffer.byteLength || out.includes(d.buffer)) continue;
+    out.push(d.buffer);
+  }
+  return out;
 }
