@@ -18,11 +18,18 @@ const MemoryPersistence = require('aedes-persistence/asyncPersistence.js');
 const { CallBackPersistence } = require('aedes-persistence/callBackPersistence.js');
 const Packet = require('aedes-packet');
 
+/** The smallest seq of a set (the earliest in queue order); sets hold one or a few seqs. */
+function firstOf(seqs) {
+  let first;
+  if (seqs) for (const s of seqs) if (first === undefined || s < first) first = s;
+  return first;
+}
+
 /** One client's in-flight deliveries in queue order, indexed two ways. */
 class OutgoingQueue {
   /** seq → packet; a Map iterates in insertion order, and replacing a value keeps its place */
   entries = new Map();
-  /** `${brokerId}\0${brokerCounter}` → seq */
+  /** `${brokerId}\0${brokerCounter}` → seqs holding that packet (more than one when a client's subscriptions overlap) */
   byCounter = new Map();
   /** packet id → seqs holding it (more than one only after ids wrap at 65535) */
   byMessageId = new Map();
@@ -57,7 +64,10 @@ class OutgoingQueue {
 
   #put(seq, packet) {
     this.entries.set(seq, packet);
-    this.byCounter.set(OutgoingQueue.counterKey(packet), seq);
+    const k = OutgoingQueue.counterKey(packet);
+    const seqs = this.byCounter.get(k);
+    if (seqs) seqs.add(seq);
+    else this.byCounter.set(k, new Set([seq]));
     this.#indexId(seq, packet.messageId);
     this.#countBroker(packet.brokerId, 1);
   }
@@ -67,7 +77,9 @@ class OutgoingQueue {
     if (p === undefined) return undefined;
     this.entries.delete(seq);
     const k = OutgoingQueue.counterKey(p);
-    if (this.byCounter.get(k) === seq) this.byCounter.delete(k);
+    const seqs = this.byCounter.get(k);
+    seqs?.delete(seq);
+    if (seqs?.size === 0) this.byCounter.delete(k);
     this.#unindexId(seq, p.messageId);
     this.#countBroker(p.brokerId, -1);
     return p;
@@ -82,7 +94,8 @@ class OutgoingQueue {
     if (this.brokers.size === 1 && this.brokers.has(packet.brokerId)) {
       // every queued packet is from this packet's broker: only a (broker id, counter) match can hit,
       // and counters are unique per broker
-      const seq = this.byCounter.get(OutgoingQueue.counterKey(packet));
+      // the first in queue order, as the library's scan finds it
+      const seq = firstOf(this.byCounter.get(OutgoingQueue.counterKey(packet)));
       if (seq === undefined) throw new Error('no such packet');
       const p = this.entries.get(seq);
       this.#unindexId(seq, p.messageId);
@@ -123,11 +136,8 @@ class OutgoingQueue {
       for (const [seq, p] of this.entries) if (p.messageId === messageId) return this.#remove(seq);
       return undefined;
     }
-    const seqs = this.byMessageId.get(messageId);
-    if (!seqs) return undefined;
-    let first;
-    for (const s of seqs) if (first === undefined || s < first) first = s;
-    return this.#remove(first);
+    const first = firstOf(this.byMessageId.get(messageId));
+    return first === undefined ? undefined : this.#remove(first);
   }
 
   snapshot() {
