@@ -46,6 +46,19 @@ export const truthPayloadSchema = z.strictObject({
   msg_id: z.string().min(1).max(128).optional(),
 });
 
+/**
+ * The outcome of one machine reading, on `linesight/{line}/{machine}/truth`: did that run fail (and in
+ * which modes)? Published by the machine's PLC or the maintenance system; the ground truth that live
+ * predictive-maintenance metrics are measured against.
+ */
+export const machineTruthPayloadSchema = z.strictObject({
+  reading_msg_id: z.string().min(1).max(128),
+  failure: z.union([z.boolean(), z.literal(0), z.literal(1)]).transform((v) => v === true || v === 1),
+  modes: z.array(z.string().min(1).max(32)).max(8).optional(),
+  by: z.string().min(1).max(128).optional(),
+  msg_id: z.string().min(1).max(128).optional(),
+});
+
 /** A stable message id from the payload bytes when the publisher gave none. */
 export function contentMsgId(topic: string, payload: Uint8Array): string {
   return createHash('sha1').update(topic).update('\u0000').update(payload).digest('base64url');

@@ -11,8 +11,11 @@ interface Waiter {
   reject(e: unknown): void;
 }
 
+/** A write batch being gathered: one growable list per kind of row. */
+type PendingBatch = { [K in keyof WriteBatch]-?: Array<NonNullable<WriteBatch[K]>[number]> };
+
 export class Committer {
-  private pending: { readings: NonNullable<WriteBatch['readings']>[number][]; parts: NonNullable<WriteBatch['parts']>[number][]; decisions: NonNullable<WriteBatch['decisions']>[number][]; alerts: NonNullable<WriteBatch['alerts']>[number][]; deadLetters: NonNullable<WriteBatch['deadLetters']>[number][]; feedback: NonNullable<WriteBatch['feedback']>[number][] } = Committer.empty();
+  private pending: PendingBatch = Committer.empty();
   private waiters: Waiter[] = [];
   private scheduled = false;
   private running: Promise<void> = Promise.resolve();
@@ -23,8 +26,8 @@ export class Committer {
     private readonly schedule: (fn: () => void) => void = (fn) => setImmediate(fn),
   ) {}
 
-  private static empty() {
-    return { readings: [], parts: [], decisions: [], alerts: [], deadLetters: [], feedback: [] };
+  private static empty(): PendingBatch {
+    return { readings: [], parts: [], decisions: [], alerts: [], deadLetters: [], feedback: [], machineTruth: [] };
   }
 
   /** Add writes to the next transaction; resolves with that transaction's result once committed. */
@@ -36,6 +39,7 @@ export class Committer {
     if (b.alerts) p.alerts.push(...b.alerts);
     if (b.deadLetters) p.deadLetters.push(...b.deadLetters);
     if (b.feedback) p.feedback.push(...b.feedback);
+    if (b.machineTruth) p.machineTruth.push(...b.machineTruth);
     const done = new Promise<WriteResult>((resolve, reject) => this.waiters.push({ resolve, reject }));
     if (!this.scheduled) {
       this.scheduled = true;

@@ -3,6 +3,7 @@
  * (`GET /v1/events`, one `event: <type>` + `data: <json>` per event). The line publishes them on an
  * in-process bus; the SSE route and the MQTT result publisher subscribe.
  */
+import type { MachineModelMetrics } from './pdm-metrics.ts';
 import type { DecisionKind } from '../pipeline/decide.ts';
 
 /** A part inspected at a camera station. */
@@ -68,6 +69,8 @@ export interface StatsEvent {
   readonly ts: number;
   readonly stations: ReadonlyArray<{ line: string; station: string; parts_per_s: number; defect_rate: number; total: number; last_decision?: DecisionKind }>;
   readonly accuracy: ReadonlyArray<{ model: string; version: number; labelled: number; correct: number; accuracy: number }>;
+  /** Machine models against the outcomes machines reported (refreshed every 10 s; absent from older servers). */
+  readonly machine_accuracy?: readonly MachineModelMetrics[];
 }
 
 export type LineEvent = InspectionEvent | MachineEvent | AlertEvent | FeedbackEvent | StatsEvent;

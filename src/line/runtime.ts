@@ -8,9 +8,10 @@ import { systemClock, type Clock } from '../core/clock.ts';
 import { LsError } from '../core/errors.ts';
 import { silentLogger, type Logger } from '../core/log.ts';
 import type { Disposable } from '../core/dispose.ts';
-import { contentMsgId, imageEnvelopeSchema, imagePropsSchema, sensorPayloadSchema, sniffImageType, truthPayloadSchema, userProps } from '../connectors/payloads.ts';
+import { contentMsgId, imageEnvelopeSchema, imagePropsSchema, machineTruthPayloadSchema, sensorPayloadSchema, sniffImageType, truthPayloadSchema, userProps } from '../connectors/payloads.ts';
 import { parseTopic } from '../connectors/topics.ts';
 import type { DecisionKind } from '../pipeline/decide.ts';
+import { machineModelMetrics, PDM_WINDOW, type MachineModelMetrics } from './pdm-metrics.ts';
 import type { InferenceService } from '../serving/inference-service.ts';
 import type { PartView, Store } from '../store/store.ts';
 import { formatZodIssues } from '../core/validate.ts';
@@ -95,6 +96,7 @@ export class LineRuntime implements Disposable {
   /** Start the periodic work: the `stats` event every second, accuracy refresh, retention. */
   async start(): Promise<void> {
     this.stats.setAccuracy(await this.store.accuracy());
+    this.stats.setMachineAccuracy(await this.machineMetrics());
     const every = (ms: number, fn: () => void | Promise<void>): void => {
       const tick = (): void => {
         if (this.closed) return;
@@ -108,7 +110,10 @@ export class LineRuntime implements Disposable {
       this.timers.push(this.clock.setTimeout(tick, ms));
     };
     every(1000, () => this.bus.publish(this.stats.event(this.clock.now())));
-    every(10_000, async () => this.stats.setAccuracy(await this.store.accuracy()));
+    every(10_000, async () => {
+      this.stats.setAccuracy(await this.store.accuracy());
+      this.stats.setMachineAccuracy(await this.machineMetrics());
+    });
     every(this.config.retention.every_s * 1000, () => this.applyRetention().then(() => undefined));
   }
 
@@ -161,7 +166,7 @@ export class LineRuntime implements Disposable {
     const props = userProps(properties?.userProperties);
     if (t.kind === 'sensors') return this.onSensors(topic, t.line, t.source, payload, props);
     if (t.kind === 'image') return this.onImage(topic, t.line, t.source, payload, props);
-    if (t.kind === 'truth') return this.onTruth(topic, payload);
+    if (t.kind === 'truth') return this.machines.has(`${t.line}/${t.source}`) ? this.onMachineTruth(topic, t.line, t.source, payload) : this.onTruth(topic, payload);
     return this.dead(topic, 'unknown_topic', `unknown message kind "${t.kind}"`, payload);
   }
 
@@ -246,6 +251,34 @@ export class LineRuntime implements Disposable {
       if (e instanceof LsError && e.code === 'LS_ERR_NOT_FOUND') return this.dead(topic, 'unknown_part', e.message, payload);
       throw e;
     }
+  }
+
+  /**
+   * Live predictive-maintenance metrics: the last PDM_WINDOW scored readings with a reported outcome,
+   * per model version at that version's own decision threshold (0.5 when it has none or is gone).
+   */
+  async machineMetrics(): Promise<MachineModelMetrics[]> {
+    const outcomes = await this.store.machineOutcomes(PDM_WINDOW);
+    const thresholds = new Map<string, number>();
+    for (const o of outcomes) {
+      const k = `${o.model}:${o.version}`;
+      if (thresholds.has(k)) continue;
+      const m = await this.o.service.manifest(o.model, o.version).catch(() => undefined);
+      thresholds.set(k, m?.decision.threshold ?? 0.5);
+    }
+    return machineModelMetrics(outcomes, (model, version) => thresholds.get(`${model}:${version}`) ?? 0.5);
+  }
+
+  /** The outcome of a machine reading (did that run fail?): stored for the live predictive-maintenance metrics. */
+  private async onMachineTruth(topic: string, line: string, machine: string, payload: Uint8Array): Promise<void> {
+    const j = this.parseJson(payload);
+    if (!j.ok) return this.dead(topic, 'malformed_json', j.reason, payload);
+    const r = machineTruthPayloadSchema.safeParse(j.value);
+    if (!r.success) return this.dead(topic, 'invalid_payload', formatZodIssues(r.error), payload);
+    // stored even when the reading is not (yet) there: the two are joined when metrics are read
+    await this.committer.write({
+      machineTruth: [{ reading_msg_id: r.data.reading_msg_id, line, machine, failure: r.data.failure, modes: r.data.modes, by: r.data.by ?? 'truth-topic', ts: this.clock.now() }],
+    });
   }
 
   /** Store QA feedback for a part, update live accuracy and announce it (audited when `audited`). */

@@ -3,6 +3,7 @@
  * parts per second (last 10 s), defect rate and totals per station, latest values and failure
  * probability per machine. In memory; totals count since start-up.
  */
+import type { MachineModelMetrics } from './pdm-metrics.ts';
 import type { DecisionKind } from '../pipeline/decide.ts';
 import type { AccuracyRow } from '../store/store.ts';
 import type { StatsEvent } from './events.ts';
@@ -33,6 +34,7 @@ export class LiveStats {
   private readonly stations = new Map<string, StationStats>();
   private readonly machines = new Map<string, MachineSnapshot>();
   private accuracy: AccuracyRow[] = [];
+  private machineAccuracy: MachineModelMetrics[] = [];
   readingsTotal = 0;
 
   /** Register a station so it shows before its first part. */
@@ -67,6 +69,10 @@ export class LiveStats {
     this.accuracy = rows;
   }
 
+  setMachineAccuracy(rows: MachineModelMetrics[]): void {
+    this.machineAccuracy = rows;
+  }
+
   stationRows(now: number): StatsEvent['stations'] {
     return [...this.stations.values()].map((s) => {
       this.trim(s, now);
@@ -91,6 +97,7 @@ export class LiveStats {
       ts: now,
       stations: this.stationRows(now),
       accuracy: this.accuracy.map((a) => ({ model: a.model, version: a.version, labelled: a.labelled, correct: a.correct, accuracy: a.accuracy })),
+      machine_accuracy: this.machineAccuracy,
     };
   }
 }

@@ -9,10 +9,10 @@ import { LsError } from '../core/errors.ts';
 import type { DecisionKind } from '../pipeline/decide.ts';
 import { identityCodec, REENCRYPT_CHUNK, REENCRYPT_TABLES, type FieldCodec } from './codec.ts';
 import { POSTGRES_MIGRATIONS } from './migrations/postgres.ts';
-import { alertFromRow, codecFor, deadLetterFromRow, machinePointFromRow, PART_COLUMNS, partFromRow, type DbRow } from './rows.ts';
+import { alertFromRow, codecFor, deadLetterFromRow, machinePointFromRow, outcomeFromRow, PART_COLUMNS, partFromRow, type DbRow } from './rows.ts';
 import {
   accuracyFrom, encodeValues,
-  type AccuracyRow, type AlertRecord, type DeadLetterRecord, type FeedbackRecord, type MachinePoint, type PartView,
+  type AccuracyRow, type AlertRecord, type DeadLetterRecord, type FeedbackRecord, type MachineOutcome, type MachinePoint, type PartView,
   type Store, type StoreCounts, type WriteBatch, type WriteResult,
 } from './store.ts';
 
@@ -138,6 +138,13 @@ export class PostgresStore implements Store {
         await c.query(`INSERT INTO feedback (part_id, true_label, by, ts) VALUES ($1, $2, $3, $4)
           ON CONFLICT (part_id) DO UPDATE SET true_label = excluded.true_label, by = excluded.by, ts = excluded.ts`, [f.part_id, f.true_label, f.by, f.ts]);
       }
+      for (const t of b.machineTruth ?? []) {
+        await c.query(
+          `INSERT INTO machine_truth (reading_msg_id, line, machine, failure, modes, by, ts) VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (reading_msg_id) DO UPDATE SET failure = excluded.failure, modes = excluded.modes, by = excluded.by, ts = excluded.ts`,
+          [t.reading_msg_id, t.line, t.machine, t.failure, t.modes?.length ? t.modes.join(',') : null, t.by, t.ts],
+        );
+      }
       await c.query('COMMIT');
       return { readings, parts };
     } catch (e) {
@@ -218,6 +225,16 @@ export class PostgresStore implements Store {
     return accuracyFrom(rows.map((r) => ({ model: String(r.model), version: Number(r.version), predicted: String(r.predicted), truth: String(r.truth) })));
   }
 
+  async machineOutcomes(limit: number): Promise<MachineOutcome[]> {
+    const rows = await this.q(
+      'read machine outcomes',
+      `SELECT r.model, r.version, r.probability, t.failure FROM machine_truth t JOIN readings r ON r.msg_id = t.reading_msg_id
+       WHERE r.probability IS NOT NULL AND r.model IS NOT NULL ORDER BY r.ts DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map(outcomeFromRow);
+  }
+
   async machineHistory(machine: string, sinceMs: number, limit = 5000): Promise<MachinePoint[]> {
     const rows = await this.q('read machine history', 'SELECT ts, probability, decision, vals, key_id FROM readings WHERE machine = $1 AND ts >= $2 ORDER BY ts DESC LIMIT $3', [machine, sinceMs, limit]);
     return rows.reverse().map((r) => machinePointFromRow(r, codecFor(r.key_id, this.codec)));
@@ -252,6 +269,7 @@ export class PostgresStore implements Store {
         await run('DELETE FROM decisions WHERE ts < $1', [t]);
         await run('DELETE FROM alerts WHERE ts < $1 AND acknowledged_at IS NOT NULL', [t]);
         await run('DELETE FROM dead_letters WHERE ts < $1', [t]);
+        await run('DELETE FROM machine_truth WHERE ts < $1', [t]);
       }
       if (opts.maxReadings) {
         await run('DELETE FROM readings WHERE msg_id IN (SELECT msg_id FROM readings ORDER BY ts DESC OFFSET $1)', [opts.maxReadings]);

@@ -2,7 +2,7 @@
 import { LsError } from '../core/errors.ts';
 import type { DecisionKind } from '../pipeline/decide.ts';
 import type { FieldCodec } from './codec.ts';
-import { decodeValues, type AlertRecord, type DeadLetterRecord, type MachinePoint, type PartView } from './store.ts';
+import { decodeValues, type AlertRecord, type DeadLetterRecord, type MachineOutcome, type MachinePoint, type PartView } from './store.ts';
 
 /** A row as a driver returns it (PostgreSQL gives BIGINT as string, SQLite blobs as Buffer). */
 export type DbRow = Record<string, unknown>;
@@ -59,6 +59,11 @@ export function deadLetterFromRow(r: DbRow): DeadLetterRecord {
 
 export function machinePointFromRow(r: DbRow, codec: FieldCodec): MachinePoint {
   return { ts: num(r.ts), probability: r.probability === null || r.probability === undefined ? null : num(r.probability), decision: r.decision ? (String(r.decision) as DecisionKind) : null, values: decodeValues(codec.decode(new Uint8Array(r.vals as Uint8Array))) };
+}
+
+/** A scored reading with its known outcome (failure is INTEGER 0/1 in SQLite, BOOLEAN in PostgreSQL). */
+export function outcomeFromRow(r: DbRow): MachineOutcome {
+  return { model: String(r.model), version: num(r.version), probability: num(r.probability), failure: r.failure === true || Number(r.failure) === 1 };
 }
 
 /** The codec for a row's key id: the store's own, or an error naming the unknown key. */

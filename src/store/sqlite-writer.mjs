@@ -1,7 +1,7 @@
 // The writer thread of SqliteStore ({ writer: 'worker' }): commits write batches on its own
 // connection so an fsync does not stall the main event loop. Plain JavaScript because worker
 // threads do not inherit the TypeScript loader the CLI registers on the main thread.
-// Input: { id, batch: { reading|part|decision|alert|dead|feedback: params[][] } } or { close: true }.
+// Input: { id, batch: { reading|part|decision|alert|dead|feedback|machineTruth: params[][] } } or { close: true }.
 // Output: { id, result: { readings, parts } } or { id, error }.
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -21,6 +21,7 @@ const tx = db.transaction((b) => {
   for (const r of b.alert) st.alert.run(...r);
   for (const r of b.dead) st.dead.run(...r);
   for (const r of b.feedback) st.feedback.run(...r);
+  for (const r of b.machineTruth) st.machineTruth.run(...r);
   return { readings, parts };
 });
 

@@ -11,10 +11,10 @@ import { LsError } from '../core/errors.ts';
 import type { DecisionKind } from '../pipeline/decide.ts';
 import { identityCodec, REENCRYPT_CHUNK, REENCRYPT_TABLES, type FieldCodec } from './codec.ts';
 import { SQLITE_MIGRATIONS } from './migrations/sqlite.ts';
-import { alertFromRow, codecFor, deadLetterFromRow, machinePointFromRow, PART_COLUMNS, partFromRow, type DbRow } from './rows.ts';
+import { alertFromRow, codecFor, deadLetterFromRow, machinePointFromRow, outcomeFromRow, PART_COLUMNS, partFromRow, type DbRow } from './rows.ts';
 import {
   accuracyFrom, encodeValues,
-  type AccuracyRow, type AlertRecord, type DeadLetterRecord, type FeedbackRecord, type MachinePoint, type PartView,
+  type AccuracyRow, type AlertRecord, type DeadLetterRecord, type FeedbackRecord, type MachineOutcome, type MachinePoint, type PartView,
   type Store, type StoreCounts, type WriteBatch, type WriteResult,
 } from './store.ts';
 
@@ -42,6 +42,8 @@ const INSERT_SQL = {
   dead: 'INSERT INTO dead_letters (ts, topic, kind, reason, payload) VALUES (?, ?, ?, ?, ?)',
   feedback: `INSERT INTO feedback (part_id, true_label, by, ts) VALUES (?, ?, ?, ?)
     ON CONFLICT (part_id) DO UPDATE SET true_label = excluded.true_label, by = excluded.by, ts = excluded.ts`,
+  machineTruth: `INSERT INTO machine_truth (reading_msg_id, line, machine, failure, modes, by, ts) VALUES (?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (reading_msg_id) DO UPDATE SET failure = excluded.failure, modes = excluded.modes, by = excluded.by, ts = excluded.ts`,
 } as const;
 
 type SqlValue = string | number | null | Uint8Array;
@@ -58,6 +60,7 @@ function toSqlBatch(b: WriteBatch, codec: FieldCodec): SqlBatch {
     alert: (b.alerts ?? []).map((a) => [a.id, a.ts, a.line, a.source, a.severity, a.message, a.probability ?? null, a.contributions ? JSON.stringify(a.contributions) : null]),
     dead: (b.deadLetters ?? []).map((d) => [d.ts, d.topic, d.kind, d.reason, d.payload]),
     feedback: (b.feedback ?? []).map((f) => [f.part_id, f.true_label, f.by, f.ts]),
+    machineTruth: (b.machineTruth ?? []).map((t) => [t.reading_msg_id, t.line, t.machine, t.failure ? 1 : 0, t.modes?.length ? t.modes.join(',') : null, t.by, t.ts]),
   };
 }
 
@@ -142,6 +145,7 @@ export class SqliteStore implements Store {
       for (const r of b.alert) s.alert!.run(...r);
       for (const r of b.dead) s.dead!.run(...r);
       for (const r of b.feedback) s.feedback!.run(...r);
+      for (const r of b.machineTruth) s.machineTruth!.run(...r);
       return { readings, parts };
     });
     if (opts.writer === 'worker' && opts.file !== ':memory:') this.worker = new WriterThread(opts.file, opts.synchronous ?? 'FULL');
@@ -261,6 +265,15 @@ export class SqliteStore implements Store {
     });
   }
 
+  machineOutcomes(limit: number): Promise<MachineOutcome[]> {
+    return this.run('read machine outcomes', () =>
+      (this.db
+        .prepare(`SELECT r.model, r.version, r.probability, t.failure FROM machine_truth t JOIN readings r ON r.msg_id = t.reading_msg_id
+          WHERE r.probability IS NOT NULL AND r.model IS NOT NULL ORDER BY r.ts DESC LIMIT ?`)
+        .all(limit) as DbRow[]).map(outcomeFromRow),
+    );
+  }
+
   machineHistory(machine: string, sinceMs: number, limit = 5000): Promise<MachinePoint[]> {
     return this.run('read machine history', () => {
       const rows = this.db.prepare('SELECT ts, probability, decision, vals, key_id FROM readings WHERE machine = ? AND ts >= ? ORDER BY ts DESC LIMIT ?').all(machine, sinceMs, limit) as DbRow[];
@@ -299,6 +312,7 @@ export class SqliteStore implements Store {
           deleted += this.db.prepare('DELETE FROM decisions WHERE ts < ?').run(t).changes;
           deleted += this.db.prepare('DELETE FROM alerts WHERE ts < ? AND acknowledged_at IS NOT NULL').run(t).changes;
           deleted += this.db.prepare('DELETE FROM dead_letters WHERE ts < ?').run(t).changes;
+          deleted += this.db.prepare('DELETE FROM machine_truth WHERE ts < ?').run(t).changes;
         }
         if (opts.maxReadings) {
           deleted += this.db

@@ -89,6 +89,29 @@ export interface FeedbackRecord {
   readonly ts: number;
 }
 
+/**
+ * What a machine (its PLC, or the maintenance system) reports about one of its readings: whether that
+ * run ended in a failure, and which modes. The ground truth for predictive maintenance, as QA
+ * feedback is for parts. Written idempotently by reading message id (the latest report wins).
+ */
+export interface MachineTruthRecord {
+  readonly reading_msg_id: string;
+  readonly line: string;
+  readonly machine: string;
+  readonly failure: boolean;
+  readonly modes?: readonly string[] | undefined;
+  readonly by: string;
+  readonly ts: number;
+}
+
+/** A scored reading whose outcome is known: the model's failure probability against what happened. */
+export interface MachineOutcome {
+  readonly model: string;
+  readonly version: number;
+  readonly probability: number;
+  readonly failure: boolean;
+}
+
 /** Everything one micro-batch writes, committed in one transaction. */
 export interface WriteBatch {
   readonly readings?: readonly ReadingRecord[];
@@ -97,6 +120,7 @@ export interface WriteBatch {
   readonly alerts?: readonly AlertRecord[];
   readonly deadLetters?: readonly DeadLetterRecord[];
   readonly feedback?: readonly FeedbackRecord[];
+  readonly machineTruth?: readonly MachineTruthRecord[];
 }
 
 export interface WriteResult {
@@ -152,6 +176,8 @@ export interface Store extends Disposable {
   /** Record who acknowledged an alert and when; LS_ERR_NOT_FOUND for an unknown id. */
   ackAlert(id: string, by: string, ts: number): Promise<AlertRecord>;
   accuracy(): Promise<AccuracyRow[]>;
+  /** The most recent `limit` scored readings with a known outcome (newest first), for live PdM metrics. */
+  machineOutcomes(limit: number): Promise<MachineOutcome[]>;
   machineHistory(machine: string, sinceMs: number, limit?: number): Promise<MachinePoint[]>;
   deadLetters(limit: number): Promise<DeadLetterRecord[]>;
   counts(): Promise<StoreCounts>;

@@ -126,6 +126,13 @@ describe.runIf(HAVE_CHROMIUM)('dashboard in Chromium', () => {
       // models: both bundled models listed as READY
       await expect.poll(async () => page.locator('#models .model[data-state="READY"]').count(), { timeout: 10_000 }).toBe(2);
 
+      // the failure model is measured live against the outcomes the simulated machines report
+      // (the line refreshes those figures every 10 s)
+      await expect
+        .poll(async () => page.evaluate(() => Number(document.querySelector('#accuracy [data-machine-model="machine-failure"]')?.getAttribute('data-labelled') ?? 0)), { timeout: 25_000 })
+        .toBeGreaterThan(0);
+      expect(await page.locator('#accuracy [data-machine-model="machine-failure"]').textContent()).toMatch(/ROC-AUC on \d+ runs with a reported outcome/);
+
       // QA: correct the selected part's label with a number key; the live accuracy shows one more miss
       await page.waitForSelector('#qa-detail[data-part] .btn-label');
       await page.waitForSelector('#accuracy [data-model="steel-surface"]', { timeout: 10_000 });

@@ -110,6 +110,28 @@ describe('line end to end', () => {
     await sub.endAsync();
   });
 
+  it('takes the outcomes machines report on .../truth and measures the machine model live against them', async () => {
+    // n0-n9 were normal readings, r0-r3 risky ones (test above); say n9 and r0-r2 ended in failures
+    const failed = new Set(['n9', 'r0', 'r1', 'r2']);
+    const ids = [...Array.from({ length: 10 }, (_, i) => `n${i}`), ...Array.from({ length: 4 }, (_, i) => `r${i}`)];
+    for (const id of ids) await publish('linesight/line1/m1/truth', JSON.stringify({ reading_msg_id: id, failure: failed.has(id) ? 1 : false, ...(failed.has(id) ? { modes: ['OSF'] } : {}), by: 'plc-m1' }));
+    // a report for a reading that never arrived is kept but not scored (a malformed one: the dead-letter test)
+    await publish('linesight/line1/m1/truth', JSON.stringify({ reading_msg_id: 'never-sent', failure: true }));
+    type Live = { model: string; version: number; labelled: number; failures: number; threshold: number; roc_auc: number | null; tp: number; fp: number; tn: number; fn: number };
+    const live = await until(async () => {
+      const r = (await (await fetch(`${line.url}/v1/accuracy`)).json()) as { machines: Live[] };
+      return r.machines[0]?.labelled === 14 ? r.machines : undefined;
+    }, 'live machine metrics over 14 readings');
+    expect(live).toHaveLength(1);
+    // the same counts, taken directly from the stored probabilities at the model's threshold (0.5)
+    const h = await line.store.machineHistory('m1', 0);
+    const byId = new Map(ids.map((id, i) => [id, h[i]!.probability!]));
+    const count = (pred: boolean, fail: boolean) => ids.filter((id) => (byId.get(id)! >= 0.5) === pred && failed.has(id) === fail).length;
+    expect(live[0]).toMatchObject({ model: 'machine-failure', version: 1, labelled: 14, failures: 4, threshold: 0.5, tp: count(true, true), fp: count(true, false), tn: count(false, false), fn: count(false, true) });
+    expect(live[0]!.tp).toBeGreaterThan(0);
+    expect(live[0]!.roc_auc).toBeGreaterThan(0.5);
+  });
+
   it('inspects images (JSON envelope on the 3.1.1 embedded broker), stores them, and takes QA truth', async () => {
     await publish('linesight/line1/cam1/image', img('scratches', 'scratches_1.jpg'), { part_id: 'P1', msg_id: 'img-P1' });
     await publish('linesight/line1/cam1/truth', JSON.stringify({ part_id: 'P1', true_label: 'scratches' }));
@@ -139,13 +161,15 @@ describe('line end to end', () => {
     await publish('linesight/line1/cam1/image', Buffer.from('not an image at all'), { part_id: 'BAD1' });
     await publish('linesight/line1/cam1/image', Buffer.concat([Buffer.from([0xff, 0xd8, 0xff]), Buffer.alloc(100)]), { part_id: 'BAD2' });
     await publish('linesight/line1/cam1/truth', JSON.stringify({ part_id: 'nope', true_label: 'x' }));
+    await publish('linesight/line1/m1/truth', JSON.stringify({ reading_msg_id: 'n1', failure: 'yes' }));
     await publish('linesight/line1/m2/sensors', JSON.stringify({ msg_id: 'after-bad', values: normal }));
     const dl = await until(async () => {
       const d = await line.store.deadLetters(50);
-      return d.length >= 9 ? d : undefined;
-    }, '9 dead letters');
+      return d.length >= 10 ? d : undefined;
+    }, '10 dead letters');
     const kinds = dl.map((d) => d.kind).sort();
-    expect(kinds).toEqual(['corrupt_image', 'corrupt_image', 'invalid_payload', 'invalid_payload', 'malformed_json', 'missing_values', 'oversized', 'unknown_part', 'unknown_source']);
+    expect(kinds).toEqual(['corrupt_image', 'corrupt_image', 'invalid_payload', 'invalid_payload', 'invalid_payload', 'malformed_json', 'missing_values', 'oversized', 'unknown_part', 'unknown_source']);
+    expect(dl.find((d) => d.topic === 'linesight/line1/m1/truth')!.reason).toMatch(/failure/);
     expect(dl.find((d) => d.kind === 'unknown_source')!.reason).toMatch(/m9/);
     // the stream went on
     await until(async () => (await line.store.counts()).readings === before + 1, 'the good reading after the bad ones');

@@ -73,6 +73,9 @@ export interface Alert {
   readonly acknowledged_at?: number | null;
 }
 
+/** Live metrics of a machine model against the outcomes machines reported (GET /v1/accuracy `machines`, and the stats event). */
+export type { MachineModelMetrics } from '../../src/line/pdm-metrics.ts';
+
 /** Live accuracy of one model version against QA feedback (GET /v1/accuracy). */
 export interface Accuracy {
   readonly model: string;

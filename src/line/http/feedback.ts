@@ -1,4 +1,4 @@
-/** QA feedback (`POST /v1/feedback`) and the live accuracy it feeds (`GET /v1/accuracy`). */
+/** QA feedback (`POST /v1/feedback`) and the live accuracy it feeds (`GET /v1/accuracy`, with the machine models' live metrics). */
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { parseWith } from '../../core/validate.ts';
@@ -25,6 +25,7 @@ export function feedbackRoutes(o: LineHttpOptions): FastifyPluginAsync {
       return { part: p, correct: p.label === b.true_label, accuracy };
     });
 
-    app.get('/v1/accuracy', { config: { role: 'viewer' } }, async () => ({ models: await o.runtime.store.accuracy() }));
+    // camera models against QA labels; machine models against the outcomes machines reported
+    app.get('/v1/accuracy', { config: { role: 'viewer' } }, async () => ({ models: await o.runtime.store.accuracy(), machines: await o.runtime.machineMetrics() }));
   };
 }

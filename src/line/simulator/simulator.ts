@@ -29,7 +29,7 @@ export interface SimulatorOptions {
   readonly readingsPerS: number;
   readonly seed?: number;
   readonly clock?: Clock;
-  /** Publish the true label of each part on `.../truth` (default true). */
+  /** Publish the true label of each part, and the outcome of each machine reading, on `.../truth` (default true). */
   readonly publishTruth?: boolean;
   /** Stop after this many parts / readings in total (default: run until disposed). */
   readonly maxParts?: number;
@@ -107,7 +107,12 @@ export class Simulator implements Disposable {
   private publishReading(m: { line: string; machine: string; sim: Ai4iMachine }): void {
     const r = m.sim.step();
     const ts = this.clock.now();
-    this.o.client.publish(topicFor(m.line, m.machine, 'sensors'), JSON.stringify({ machine: m.machine, ts, msg_id: `r-${m.machine}-${this.runId}-${++this.seq}`, type: r.type, values: r.values }), { qos: 1 });
+    const msgId = `r-${m.machine}-${this.runId}-${++this.seq}`;
+    this.o.client.publish(topicFor(m.line, m.machine, 'sensors'), JSON.stringify({ machine: m.machine, ts, msg_id: msgId, type: r.type, values: r.values }), { qos: 1 });
+    if (this.o.publishTruth ?? true) {
+      // what the machine's PLC would report once the run is over: did it fail, and how
+      this.o.client.publish(topicFor(m.line, m.machine, 'truth'), JSON.stringify({ reading_msg_id: msgId, failure: r.failures.length > 0, modes: r.failures, by: 'simulator' }), { qos: 1 });
+    }
     this.sent.readings++;
   }
 

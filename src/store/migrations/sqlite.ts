@@ -76,4 +76,17 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX dead_letters_ts ON dead_letters (ts);
   `,
+  // 2: ground truth of machine readings (predictive maintenance), the counterpart of feedback for parts
+  `
+  CREATE TABLE machine_truth (
+    reading_msg_id TEXT PRIMARY KEY,
+    line TEXT NOT NULL,
+    machine TEXT NOT NULL,
+    failure INTEGER NOT NULL,
+    modes TEXT,
+    by TEXT NOT NULL,
+    ts INTEGER NOT NULL
+  );
+  CREATE INDEX machine_truth_ts ON machine_truth (ts);
+  `,
 ];
