@@ -1,8 +1,12 @@
 /**
- * Shapes of the line API answers the dashboard reads (contract 5, src/line/http/). Live event types
- * come straight from src/line/events.ts so the page and the server cannot drift apart.
+ * Shapes of the line API answers the dashboard reads (contract 5, src/line/http/). Live event types,
+ * parts, alerts, accuracy rows, machine history points and the p-chart come straight from the
+ * server's own types (src/line/events.ts, src/store/store.ts, src/line/spc.ts, src/line/pdm-metrics.ts),
+ * so the page and the server cannot drift apart; the summary and model-list shapes below are the
+ * ones the routes assemble inline.
  */
 import type { DecisionKind } from '../../src/pipeline/decide.ts';
+import type { AccuracyRow, AlertRecord, MachinePoint, PartView } from '../../src/store/store.ts';
 
 export type { DecisionKind };
 export type { LineEvent, InspectionEvent, MachineEvent, AlertEvent, FeedbackEvent, StatsEvent } from '../../src/line/events.ts';
@@ -36,57 +40,18 @@ export interface LineSummary {
   readonly open_alerts: number;
 }
 
-/** QA feedback attached to a part. */
-export interface PartFeedback {
-  readonly true_label: string;
-  readonly by?: string | null;
-  readonly ts?: number | null;
-}
 
-/** One inspected part (GET /v1/parts/recent, GET /v1/parts/:id). */
-export interface Part {
-  readonly part_id: string;
-  readonly ts: number;
-  readonly line?: string;
-  readonly station: string;
-  readonly model: string;
-  readonly version: number;
-  readonly label: string;
-  readonly probability: number;
-  readonly decision: DecisionKind;
-  readonly reason?: string;
-  readonly has_image?: boolean;
-  readonly feedback?: PartFeedback | null;
-}
+/** One inspected part (GET /v1/parts/recent, GET /v1/parts/:id): the store's own view of it. */
+export type Part = PartView;
 
-/** One alert (GET /v1/alerts). */
-export interface Alert {
-  readonly id: string;
-  readonly ts: number;
-  readonly line?: string;
-  readonly source: string;
-  readonly severity: 'info' | 'warning' | 'critical';
-  readonly message: string;
-  readonly probability?: number | null;
-  readonly contributions?: ReadonlyArray<{ feature: string; value: number; contribution: number }> | null;
-  readonly acknowledged_by?: string | null;
-  readonly acknowledged_at?: number | null;
-}
+/** One alert (GET /v1/alerts), as stored. */
+export type Alert = AlertRecord;
 
 /** Live metrics of a machine model against the outcomes machines reported (GET /v1/accuracy `machines`, and the stats event). */
 export type { MachineModelMetrics } from '../../src/line/pdm-metrics.ts';
 
-/** Live accuracy of one model version against QA feedback (GET /v1/accuracy). */
-export interface Accuracy {
-  readonly model: string;
-  readonly version: number;
-  readonly labelled: number;
-  readonly correct: number;
-  readonly accuracy: number;
-  readonly labels: readonly string[];
-  /** confusion[true][predicted], indices into `labels`. */
-  readonly confusion: ReadonlyArray<ReadonlyArray<number>>;
-}
+/** Live accuracy of one model version against QA feedback (GET /v1/accuracy `models`). */
+export type Accuracy = AccuracyRow;
 
 /** One interval of the p-chart, exactly as the server computes it (src/line/spc.ts). */
 export type { PChartPoint } from '../../src/line/spc.ts';
@@ -102,12 +67,8 @@ export interface PChart {
   readonly points: readonly PChartPoint[];
 }
 
-/** One reading in a machine history. */
-export interface MachineHistoryPoint {
-  readonly ts: number;
-  readonly probability?: number | null;
-  readonly values: Readonly<Record<string, number>>;
-}
+/** One reading in a machine history (GET /v1/machines/:id/history). */
+export type MachineHistoryPoint = MachinePoint;
 
 /** GET /v1/machines/:id/history. */
 export interface MachineHistory {
