@@ -228,8 +228,9 @@ export class PostgresStore implements Store {
   async machineOutcomes(limit: number): Promise<MachineOutcome[]> {
     const rows = await this.q(
       'read machine outcomes',
-      `SELECT r.model, r.version, r.probability, t.failure FROM machine_truth t JOIN readings r ON r.msg_id = t.reading_msg_id
-       WHERE r.probability IS NOT NULL AND r.model IS NOT NULL ORDER BY r.ts DESC LIMIT $1`,
+      // the newest reports through their ts index, then each one's reading by primary key (see SqliteStore)
+      `SELECT r.model, r.version, r.probability, t.failure FROM (SELECT reading_msg_id, failure, ts FROM machine_truth ORDER BY ts DESC LIMIT $1) t
+       JOIN readings r ON r.msg_id = t.reading_msg_id WHERE r.probability IS NOT NULL AND r.model IS NOT NULL ORDER BY t.ts DESC, r.ts DESC`,
       [limit],
     );
     return rows.map(outcomeFromRow);

@@ -268,8 +268,10 @@ export class SqliteStore implements Store {
   machineOutcomes(limit: number): Promise<MachineOutcome[]> {
     return this.run('read machine outcomes', () =>
       (this.db
-        .prepare(`SELECT r.model, r.version, r.probability, t.failure FROM machine_truth t JOIN readings r ON r.msg_id = t.reading_msg_id
-          WHERE r.probability IS NOT NULL AND r.model IS NOT NULL ORDER BY r.ts DESC LIMIT ?`)
+        // the newest reports through their ts index, then each one's reading by primary key: the cost
+        // follows `limit`, not the size of the store (the line reads this every 10 s)
+        .prepare(`SELECT r.model, r.version, r.probability, t.failure FROM (SELECT reading_msg_id, failure, ts FROM machine_truth ORDER BY ts DESC LIMIT ?) t
+          JOIN readings r ON r.msg_id = t.reading_msg_id WHERE r.probability IS NOT NULL AND r.model IS NOT NULL ORDER BY t.ts DESC, r.ts DESC`)
         .all(limit) as DbRow[]).map(outcomeFromRow),
     );
   }

@@ -176,7 +176,10 @@ export interface Store extends Disposable {
   /** Record who acknowledged an alert and when; LS_ERR_NOT_FOUND for an unknown id. */
   ackAlert(id: string, by: string, ts: number): Promise<AlertRecord>;
   accuracy(): Promise<AccuracyRow[]>;
-  /** The most recent `limit` scored readings with a known outcome (newest first), for live PdM metrics. */
+  /**
+   * Scored readings with a known outcome, from the `limit` most recently reported outcomes (newest
+   * report first; reports for readings not stored or not scored are skipped), for live PdM metrics.
+   */
   machineOutcomes(limit: number): Promise<MachineOutcome[]>;
   machineHistory(machine: string, sinceMs: number, limit?: number): Promise<MachinePoint[]>;
   deadLetters(limit: number): Promise<DeadLetterRecord[]>;

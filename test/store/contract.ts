@@ -119,17 +119,19 @@ export function storeContract(name: string, make: (codec?: FieldCodec) => Promis
       expect((await store.counts()).dead_letters).toBe(1);
     });
 
-    it('joins machine truth to scored readings, newest first; the latest report wins; truth may come before its reading', async () => {
+    it('joins machine truth to scored readings, newest report first; the latest report wins; truth may come before its reading', async () => {
       const truth = (i: number, failure: boolean, ts = 5_000_000 + i) => ({ reading_msg_id: `r${i}`, line: 'line1', machine: 'm1', failure, modes: failure ? ['TWF'] : [], by: 'plc', ts });
       // truth for r4 arrives before r4 itself; r9 is never scored (no model ran); r7 gets no truth
       await store.writeBatch({ readings: [reading(1), reading(2), reading(3)], machineTruth: [truth(1, false), truth(2, true), truth(4, true)] });
       await store.writeBatch({ readings: [reading(4), reading(7), reading(9, { model: undefined, version: undefined, probability: undefined })], machineTruth: [truth(9, true), truth(3, true)] });
       // a corrected report for r3, and a redelivered one for r2
       await store.writeBatch({ machineTruth: [truth(3, false, 5_000_100), truth(2, true)] });
+      // newest report first: r3 (corrected last), r9 (not scored: skipped), r4, r2, r1
       const o = await store.machineOutcomes(100);
-      expect(o.map((x) => [x.probability, x.failure])).toEqual([[0.04, true], [0.03, false], [0.02, true], [0.01, false]]);
+      expect(o.map((x) => [x.probability, x.failure])).toEqual([[0.03, false], [0.04, true], [0.02, true], [0.01, false]]);
       expect(o[0]).toMatchObject({ model: 'machine-failure', version: 1 });
-      expect(await store.machineOutcomes(2)).toHaveLength(2);
+      // the limit counts reports, so the cost follows it whatever the size of the store
+      expect((await store.machineOutcomes(3)).map((x) => x.probability)).toEqual([0.03, 0.04]);
       // retention by age: the readings go (r1-r3), and truth reported before the cut-off goes too
       await store.prune({ olderThanMs: 1_003_500 });
       expect((await store.machineOutcomes(100)).map((x) => x.probability)).toEqual([0.04]);
