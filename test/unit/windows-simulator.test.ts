@@ -29,12 +29,31 @@ describe('AI4I simulator physics', () => {
       expect(r.values.air_temperature_k).toBeGreaterThan(290);
       expect(r.values.air_temperature_k).toBeLessThan(310);
       expect(r.values.process_temperature_k - r.values.air_temperature_k).toBeGreaterThan(5);
-      expect(r.values.rotational_speed_rpm).toBeGreaterThanOrEqual(1160);
+      expect(r.values.rotational_speed_rpm).toBeGreaterThanOrEqual(1168);
+      expect(r.values.rotational_speed_rpm).toBeLessThanOrEqual(2886);
       expect(r.values.torque_nm).toBeGreaterThan(0);
       expect(r.values.tool_wear_min).toBeLessThanOrEqual(240);
     }
     // the tool is replaced: wear falls back to near zero at least once in 2,000 readings
     expect(a.some((r, i) => i > 0 && r.values.tool_wear_min < a[i - 1]!.values.tool_wear_min)).toBe(true);
+  });
+
+  it('without episodes, matches the data set: speed falls with torque around 1539 rpm, and failures stay rare', () => {
+    const m = new Ai4iMachine(new Rng(9), { type: 'M', episodeChance: 0 });
+    const rs = Array.from({ length: 5000 }, () => m.step());
+    const speed = rs.map((r) => r.values.rotational_speed_rpm);
+    const torque = rs.map((r) => r.values.torque_nm);
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+    const corr = mean(speed.map((s, i) => (s - mean(speed)) * (torque[i]! - mean(torque)))) / (sd(speed) * sd(torque));
+    expect(mean(speed)).toBeGreaterThan(1490);
+    expect(mean(speed)).toBeLessThan(1590);
+    expect(sd(speed)).toBeGreaterThan(140);
+    expect(sd(speed)).toBeLessThan(220);
+    expect(corr).toBeLessThan(-0.8);
+    // AI4I: 3.4 % of runs fail (most of them tool wear, heat, power, overstrain in similar shares)
+    const rate = rs.filter((r) => r.failures.length).length / rs.length;
+    expect(rate).toBeLessThan(0.06);
   });
 
   it('produces failures at a plausible rate with degradation episodes', () => {

@@ -1,7 +1,9 @@
 /**
  * A machine following the physics of the AI4I 2020 data set (Matzka 2020): air temperature as a
- * random walk around 300 K (sd 2 K), process temperature = air + 10 K (sd 1 K), rotational speed
- * from 2860 W of power with noise, torque around 40 Nm (sd 10), tool wear growing by 5/3/2 min per
+ * random walk around 300 K (sd 2 K), process temperature = air + 10 K (sd 1 K), torque around 40 Nm
+ * (sd 10), rotational speed around 1539 rpm falling with torque as in the data (correlation −0.88,
+ * sd 179 rpm, 1168-2886 rpm; the paper's "speed from a power of 2860 W" does not match its own
+ * data, whose mean power is 6280 W, and put every speed at the floor), tool wear growing by 5/3/2 min per
  * process for H/M/L variants. Failure modes as in the data set: tool wear (TWF, replacement or failure
  * between 200 and 240 min), heat dissipation (HDF: temperature difference < 8.6 K and speed < 1380 rpm),
  * power (PWF: < 3500 W or > 9000 W), overstrain (OSF: wear x torque > 11,000/12,000/13,000 minNm for
@@ -29,6 +31,9 @@ export interface Ai4iReading {
 }
 
 const WEAR_PER_PROCESS: Record<MachineType, number> = { L: 2, M: 3, H: 5 };
+/** Rotational speeds seen in the data set. */
+const SPEED_MIN = 1168;
+const SPEED_MAX = 2886;
 const OSF_LIMIT: Record<MachineType, number> = { L: 11_000, M: 12_000, H: 13_000 };
 
 /** The AI4I failure rules for one reading (without the random failure). */
@@ -78,8 +83,8 @@ export class Ai4iMachine {
     this.air = 300 + (this.air - 300) * 0.98 + r.normal(0, 0.3);
     this.procOffset = 10 + (this.procOffset - 10) * 0.95 + r.normal(0, 0.15);
     let torque = Math.max(3, r.normal(40, 10));
-    let speed = (2860 * 60) / (2 * Math.PI * torque) + r.normal(0, 40);
-    speed = Math.min(2900, Math.max(1160, speed));
+    // the data set's linear relation: slope −0.88 × 179 / 10 rpm per Nm, residual sd 179 × √(1 − 0.88²)
+    let speed = Math.min(SPEED_MAX, Math.max(SPEED_MIN, 1539 - 15.75 * (torque - 40) + r.normal(0, 85)));
     let procOffset = this.procOffset;
     if (!this.episode && r.next() < this.episodeChance) {
       this.episode = { mode: r.pick(['HDF', 'PWF', 'OSF'] as const), left: this.episodeLength, total: this.episodeLength };
