@@ -25,6 +25,23 @@ function firstOf(seqs) {
   return first;
 }
 
+/** key → Set of seqs: add one. */
+function addSeq(index, key, seq) {
+  const seqs = index.get(key);
+  if (seqs) seqs.add(seq);
+  else index.set(key, new Set([seq]));
+}
+
+/** key → Set of seqs: remove one, and the key once it holds none. */
+function removeSeq(index, key, seq) {
+  const seqs = index.get(key);
+  if (!seqs) return;
+  seqs.delete(seq);
+  if (seqs.size === 0) index.delete(key);
+}
+
+const hasId = (id) => id !== undefined && id !== null;
+
 /** One client's in-flight deliveries in queue order, indexed two ways. */
 class OutgoingQueue {
   /** seq → packet; a Map iterates in insertion order, and replacing a value keeps its place */
@@ -33,27 +50,12 @@ class OutgoingQueue {
   byCounter = new Map();
   /** packet id → seqs holding it (more than one only after ids wrap at 65535) */
   byMessageId = new Map();
-  /** brokerIds seen in this queue; more than one means packets from a cluster: scan like the library */
+  /** brokerId → packets of it in this queue; more than one broker means a cluster: scan like the library */
   brokers = new Map();
   next = 0;
 
   static counterKey(p) {
     return `${p.brokerId}\u0000${p.brokerCounter}`;
-  }
-
-  #indexId(seq, id) {
-    if (id === undefined || id === null) return;
-    const seqs = this.byMessageId.get(id);
-    if (seqs) seqs.add(seq);
-    else this.byMessageId.set(id, new Set([seq]));
-  }
-
-  #unindexId(seq, id) {
-    if (id === undefined || id === null) return;
-    const seqs = this.byMessageId.get(id);
-    if (!seqs) return;
-    seqs.delete(seq);
-    if (seqs.size === 0) this.byMessageId.delete(id);
   }
 
   #countBroker(id, d) {
@@ -64,11 +66,8 @@ class OutgoingQueue {
 
   #put(seq, packet) {
     this.entries.set(seq, packet);
-    const k = OutgoingQueue.counterKey(packet);
-    const seqs = this.byCounter.get(k);
-    if (seqs) seqs.add(seq);
-    else this.byCounter.set(k, new Set([seq]));
-    this.#indexId(seq, packet.messageId);
+    addSeq(this.byCounter, OutgoingQueue.counterKey(packet), seq);
+    if (hasId(packet.messageId)) addSeq(this.byMessageId, packet.messageId, seq);
     this.#countBroker(packet.brokerId, 1);
   }
 
@@ -76,13 +75,17 @@ class OutgoingQueue {
     const p = this.entries.get(seq);
     if (p === undefined) return undefined;
     this.entries.delete(seq);
-    const k = OutgoingQueue.counterKey(p);
-    const seqs = this.byCounter.get(k);
-    seqs?.delete(seq);
-    if (seqs?.size === 0) this.byCounter.delete(k);
-    this.#unindexId(seq, p.messageId);
+    removeSeq(this.byCounter, OutgoingQueue.counterKey(p), seq);
+    if (hasId(p.messageId)) removeSeq(this.byMessageId, p.messageId, seq);
     this.#countBroker(p.brokerId, -1);
     return p;
+  }
+
+  /** Give the queued packet at `seq` its packet id, keeping the id index right. */
+  #setMessageId(seq, p, id) {
+    if (hasId(p.messageId)) removeSeq(this.byMessageId, p.messageId, seq);
+    p.messageId = id;
+    if (hasId(id)) addSeq(this.byMessageId, id, seq);
   }
 
   push(packet) {
@@ -93,23 +96,17 @@ class OutgoingQueue {
   update(packet) {
     if (this.brokers.size === 1 && this.brokers.has(packet.brokerId)) {
       // every queued packet is from this packet's broker: only a (broker id, counter) match can hit,
-      // and counters are unique per broker
-      // the first in queue order, as the library's scan finds it
+      // and the library's scan takes the first in queue order
       const seq = firstOf(this.byCounter.get(OutgoingQueue.counterKey(packet)));
       if (seq === undefined) throw new Error('no such packet');
-      const p = this.entries.get(seq);
-      this.#unindexId(seq, p.messageId);
-      p.messageId = packet.messageId;
-      this.#indexId(seq, p.messageId);
+      this.#setMessageId(seq, this.entries.get(seq), packet.messageId);
       return;
     }
     // packets of other brokers (a cluster): the library's first-match scan, kept exactly
     for (const [seq, temp] of this.entries) {
       if (temp.brokerId === packet.brokerId) {
         if (temp.brokerCounter === packet.brokerCounter) {
-          this.#unindexId(seq, temp.messageId);
-          temp.messageId = packet.messageId;
-          this.#indexId(seq, temp.messageId);
+          this.#setMessageId(seq, temp, packet.messageId);
           return;
         }
       } else if (temp.messageId === packet.messageId) {
@@ -132,7 +129,7 @@ class OutgoingQueue {
 
   /** The library's outgoingClearMessageId: drop the first delivery in queue order with this packet id. */
   clear(messageId) {
-    if (messageId === undefined || messageId === null) {
+    if (!hasId(messageId)) {
       for (const [seq, p] of this.entries) if (p.messageId === messageId) return this.#remove(seq);
       return undefined;
     }
