@@ -61,6 +61,17 @@ const nowUs = (): number => Math.round((performance.timeOrigin + performance.now
   const machines = Number(a.machines);
   const lineId = `bench${process.pid}`;
   const config = parseLineConfig({ ...base, lines: [{ id: lineId, machines: Array.from({ length: machines }, (_, i) => ({ id: `m${i + 1}` })) }] });
+  const protocolVersion = a.broker ? 5 : 4;
+  // realistic readings: the simulator's AI4I physics, one machine sequence per simulated machine
+  // (made once: every measured run publishes the same readings)
+  const { Ai4iMachine } = await import('../src/line/simulator/ai4i.ts');
+  const { Rng } = await import('../src/line/simulator/rng.ts');
+  const rng = new Rng(7);
+  const sims = Array.from({ length: machines }, () => new Ai4iMachine(rng));
+  const samples = Array.from({ length: 20_000 }, (_, i) => {
+    const r = sims[i % machines]!.step();
+    return { type: r.type, values: JSON.stringify(r.values) };
+  });
   const measure = async (persistence: 'indexed' | 'library') => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-bench-stream-'));
     let committed = 0;
@@ -80,16 +91,6 @@ const nowUs = (): number => Math.round((performance.timeOrigin + performance.now
           for (const it of items) latencies.push((t - Number(it.msg_id.slice(it.msg_id.lastIndexOf('-') + 1))) / 1000);
         }
       },
-    });
-    const protocolVersion = a.broker ? 5 : 4;
-    // realistic readings: the simulator's AI4I physics, one machine sequence per simulated machine
-    const { Ai4iMachine } = await import('../src/line/simulator/ai4i.ts');
-    const { Rng } = await import('../src/line/simulator/rng.ts');
-    const rng = new Rng(7);
-    const sims = Array.from({ length: machines }, () => new Ai4iMachine(rng));
-    const samples = Array.from({ length: 20_000 }, (_, i) => {
-      const r = sims[i % machines]!.step();
-      return { type: r.type, values: JSON.stringify(r.values) };
     });
     const run = (job: Omit<PubJob, 'url' | 'line' | 'machines' | 'protocolVersion' | 'samples' | 'window' | 'committed'>): Promise<void> =>
       new Promise((resolve, reject) => {
@@ -168,16 +169,14 @@ const nowUs = (): number => Math.round((performance.timeOrigin + performance.now
   }
   // the embedded broker's session store side by side: aedes-persistence's own (linear scans of the
   // in-flight queue) and LineSight's indexed one, alternated so both see the same machine
-  const runs: Array<Awaited<ReturnType<typeof measure>>> = [];
-  for (const p of ['library', 'indexed', 'library', 'indexed'] as const) runs.push(await measure(p));
-  const of = (p: string) => runs.filter((r) => r.broker.includes(p));
-  const mean = (xs: number[]) => xs.reduce((x, y) => x + y, 0) / xs.length;
-  const lib = of('library');
-  const idx = of('indexed');
+  const runs: Array<Awaited<ReturnType<typeof measure>> & { persistence: 'indexed' | 'library' }> = [];
+  for (const p of ['library', 'indexed', 'library', 'indexed'] as const) runs.push({ ...(await measure(p)), persistence: p });
+  const of = (p: 'indexed' | 'library') => runs.filter((r) => r.persistence === p);
+  const sustained = (p: 'indexed' | 'library') => { const xs = of(p).map((r) => r.throughput.sustained_per_s); return xs.reduce((x, y) => x + y, 0) / xs.length; };
   const summary = {
     runs: runs.map((r) => ({ broker: r.broker, sustained_per_s: r.throughput.sustained_per_s, p50_ms: r.latency_at_fixed_rate.p50_ms, p99_ms: r.latency_at_fixed_rate.p99_ms, load_before: r.load_average_1m.before })),
-    sustained_per_s: { library: Math.round(mean(lib.map((r) => r.throughput.sustained_per_s))), indexed: Math.round(mean(idx.map((r) => r.throughput.sustained_per_s))) },
-    ratio_indexed_vs_library: Number((mean(idx.map((r) => r.throughput.sustained_per_s)) / mean(lib.map((r) => r.throughput.sustained_per_s))).toFixed(3)),
+    sustained_per_s: { library: Math.round(sustained('library')), indexed: Math.round(sustained('indexed')) },
+    ratio_indexed_vs_library: Number((sustained('indexed') / sustained('library')).toFixed(3)),
   };
   process.stdout.write(`${JSON.stringify({ date: runs[0]!.date, machine: runs[0]!.machine, ...summary }, null, 2)}\n`);
   process.exit(0);

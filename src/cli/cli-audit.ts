@@ -42,15 +42,21 @@ export async function openCliAudit(file: string): Promise<{ record(entry: AuditE
   };
 }
 
-export async function withAudit<T>(o: AuditOpts, run: () => Promise<{ result: T; entry: AuditEntryDraft }>): Promise<T> {
-  const log = await AuditLog.open(auditFileOf(o));
+/** Run an action that must be audited in `file`: opened first, the entry appended once it succeeded. */
+export async function withAuditFile<T>(file: string, run: () => Promise<{ result: T; entry: AuditEntryDraft }>): Promise<T> {
+  const audit = await openCliAudit(file);
   try {
     const { result, entry } = await run();
-    await log.append({ actor: cliUser(), ...entry });
+    await audit.record(entry);
     return result;
   } finally {
-    await log.dispose();
+    await audit.dispose();
   }
+}
+
+/** withAuditFile on the command's `--audit-file`, or `<data>/audit.log`. */
+export function withAudit<T>(o: AuditOpts, run: () => Promise<{ result: T; entry: AuditEntryDraft }>): Promise<T> {
+  return withAuditFile(auditFileOf(o), run);
 }
 
 /** `cli:<OS user>`: who acted, for token records and audit entries. */

@@ -260,13 +260,11 @@ export class LineRuntime implements Disposable {
   async machineMetrics(): Promise<MachineModelMetrics[]> {
     const outcomes = await this.store.machineOutcomes(PDM_WINDOW);
     const thresholds = new Map<string, number>();
-    for (const o of outcomes) {
-      const k = `${o.model}:${o.version}`;
-      if (thresholds.has(k)) continue;
-      const m = await this.o.service.manifest(o.model, o.version).catch(() => undefined);
-      thresholds.set(k, m?.decision.threshold ?? 0.5);
+    for (const { model, version } of outcomes) {
+      const k = `${model}:${version}`;
+      if (!thresholds.has(k)) thresholds.set(k, (await this.o.service.manifest(model, version).catch(() => undefined))?.decision.threshold ?? 0.5);
     }
-    return machineModelMetrics(outcomes, (model, version) => thresholds.get(`${model}:${version}`) ?? 0.5);
+    return machineModelMetrics(outcomes, (model, version) => thresholds.get(`${model}:${version}`)!);
   }
 
   /** The outcome of a machine reading (did that run fail?): stored for the live predictive-maintenance metrics. */

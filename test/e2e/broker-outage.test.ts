@@ -11,7 +11,7 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLine } from '../../src/line/app.ts';
-import { writeFixtureRepo } from './line-fixtures.ts';
+import { writeFixtureRepo, HEALTHY_VALUES } from './line-fixtures.ts';
 import { until } from '../helpers/until.ts';
 import { freePort, haveMosquitto, startMosquitto } from '../helpers/mosquitto.ts';
 
@@ -26,7 +26,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const values = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 20 };
+const values = HEALTHY_VALUES;
 
 describe.skipIf(!have)('broker outage', () => {
   it('stays up while the broker is gone and resumes when it is back', async () => {

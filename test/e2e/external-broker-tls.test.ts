@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLine } from '../../src/line/app.ts';
 import { isLsError } from '../../src/core/errors.ts';
 import { mqttClientTlsFromFlags } from '../../src/security/tls.ts';
-import { writeFixtureRepo } from './line-fixtures.ts';
+import { writeFixtureRepo, HEALTHY_VALUES } from './line-fixtures.ts';
 import { until } from '../helpers/until.ts';
 import { makeLabPki } from '../helpers/lab-pki.ts';
 import { freePort, haveMosquitto, startMosquitto } from '../helpers/mosquitto.ts';
@@ -39,7 +39,7 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const values = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 20 };
+const values = HEALTHY_VALUES;
 
 describe.skipIf(!have)('an external broker over TLS with the plant’s CA', () => {
   it('connects with the CA and a client certificate and stores the readings that arrive', async () => {

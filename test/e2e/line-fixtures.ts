@@ -7,6 +7,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DataType, encodeModel, makeNode, makeTensor, makeValueInfo } from '../../src/onnx/proto.ts';
 
+/** A healthy machine reading (sensor values as the line's fixture config names them). */
+export const HEALTHY_VALUES = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 20 };
+
 export const AI4I_FEATURES = ['Air temperature [K]', 'Process temperature [K]', 'Rotational speed [rpm]', 'Torque [Nm]', 'Tool wear [min]'] as const;
 
 function machineFailureOnnx(): Uint8Array {

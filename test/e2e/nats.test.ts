@@ -14,7 +14,7 @@ import { topicToSubject } from '../../src/connectors/nats/jetstream-ingest.ts';
 import { connectJetStreamPublisher } from '../../src/connectors/nats/jetstream-publisher.ts';
 import { FrameSource } from '../../src/line/simulator/camera.ts';
 import { Simulator } from '../../src/line/simulator/simulator.ts';
-import { writeFixtureRepo } from './line-fixtures.ts';
+import { writeFixtureRepo, HEALTHY_VALUES } from './line-fixtures.ts';
 import { until } from '../helpers/until.ts';
 
 const URL = process.env.LINESIGHT_TEST_NATS ?? 'nats://127.0.0.1:4222';
@@ -29,7 +29,7 @@ const stream2 = `${stream}_SIM`;
 // own subject roots: streams on one server cannot share subjects (other runs may use the default)
 const root = `lst${process.pid}a`;
 const root2 = `lst${process.pid}b`;
-const values = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 20 };
+const values = HEALTHY_VALUES;
 // what the fixture model calls a failing machine: these raise an alert and publish decisions
 const risky = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 70, tool_wear_min: 230 };
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { Agent, request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFixtureRepo } from './line-fixtures.ts';
+import { writeFixtureRepo, HEALTHY_VALUES } from './line-fixtures.ts';
 import { makeLabPki } from '../helpers/lab-pki.ts';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ls-start-tls-'));
@@ -103,7 +103,7 @@ describe('linesight start with TLS', () => {
 
     // MQTT: the certificate is the login; the line stores what camA publishes on line1
     const c = await mqtt.connectAsync(`mqtts://localhost:${port}`, { ca, cert, key, protocolVersion: 4, reconnectPeriod: 0 });
-    const values = { air_temperature_k: 300, process_temperature_k: 310, rotational_speed_rpm: 1500, torque_nm: 40, tool_wear_min: 20 };
+    const values = HEALTHY_VALUES;
     for (let i = 0; i < 5; i++) await c.publishAsync('linesight/line1/m1/sensors', JSON.stringify({ ts: Date.now(), msg_id: `mtls-${i}`, type: 'L', values }), { qos: 1 });
     await c.endAsync();
     const withCert = new Agent({ connect: { ca, cert, key, servername: 'localhost' } });

@@ -5,7 +5,7 @@ import { getBackend } from '../../runtime/index.ts';
 import { optimizeModel, type OptimizeOptions } from '../../optimize/optimize.ts';
 import { formatReport } from '../../optimize/report.ts';
 import { action, DEFAULT_REPO } from '../context.ts';
-import { addAuditFileOption, DEFAULT_DATA_DIR, withAudit } from '../cli-audit.ts';
+import { addAuditFileOption, withAuditFile } from '../cli-audit.ts';
 
 interface RawOptions {
   model: string;
@@ -93,7 +93,7 @@ export function register(program: Command): void {
       const options = toOptimizeOptions(raw);
       const backend = await getBackend();
       const progress = raw.json ? undefined : (m: string) => process.stderr.write(`${m}\n`);
-      const report = await withAudit({ data: DEFAULT_DATA_DIR, auditFile: raw.auditFile }, async () => {
+      const report = await withAuditFile(raw.auditFile, async () => {
         const r = await optimizeModel(options, backend, progress);
         return { result: r, entry: { action: 'model.optimize', target: `model:${r.model}:${r.version}`, details: { source_version: r.source_version, steps: r.steps, ...(r.accuracy ? { accuracy: r.accuracy } : {}) } } };
       });
