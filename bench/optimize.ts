@@ -2,11 +2,13 @@
  * Benchmark of `linesight optimize` on the bundled steel-surface model (run: `npm run bench:optimize`).
  * Works on a temporary copy of the repository (nothing is written into models/); calibrates on the
  * training split and evaluates on the test split of tools/train/split.json, then prints the reports
- * and the issue's targets. Flags: --variants int8,int8-percentile,prune,structured,fp16  --iterations N (default 200)  --threads N
+ * and the issue's targets. Flags: --variants int8,int8-all,int8-percentile,prune,structured,fp16  --iterations N (default 200)  --threads N
  * --tuning: also time fp32 and int8 over intra-op threads × batch sizes, and 1 session × 2 threads
  * against 2 sessions × 1 thread (the data behind the tuning guide in docs/optimize.md).
+ * --profile-nodes: onnxruntime's own profiler on fp32 and int8 at batch 1, one thread, 300 runs each:
+ * the kernel time of each node (the data behind the shallow-filter rule, MIN_INT8_CONV_DEPTH).
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -28,7 +30,7 @@ const flag = (name: string, dflt: string) => {
 };
 const args = parseWith(
   z.strictObject({
-    variants: z.array(z.enum(['int8', 'int8-percentile', 'prune', 'structured', 'fp16'])).min(1),
+    variants: z.array(z.enum(['int8', 'int8-all', 'int8-percentile', 'prune', 'structured', 'fp16'])).min(1),
     iterations: z.number().int().positive(),
     threads: z.number().int().min(0),
     calibCount: z.number().int().positive(),
@@ -61,6 +63,8 @@ const base: OptimizeOptions = {
 };
 const variants: Record<string, Partial<OptimizeOptions>> = {
   int8: { int8: true, calibMethod: 'minmax' },
+  // every Conv in int8, the shallow first layer too (what int8 did before MIN_INT8_CONV_DEPTH)
+  'int8-all': { int8: true, calibMethod: 'minmax', minConvDepth: 0 },
   'int8-percentile': { int8: true, calibMethod: 'percentile' },
   prune: { prune: 0.3 },
   structured: { prune: 0.125, structured: true },
@@ -95,6 +99,11 @@ try {
     const models: Array<[string, string]> = [['fp32', path.join(repo, 'steel-surface', '1', 'model.onnx')]];
     if (int8) models.push(['int8', int8.path]);
     await tuning(backend, models, args.iterations);
+  }
+  if (argv.includes('--profile-nodes')) {
+    const models: Array<[string, string]> = [['fp32', path.join(repo, 'steel-surface', '1', 'model.onnx')]];
+    for (const v of ['int8', 'int8-all'] as const) if (results[v]) models.push([v, results[v].path]);
+    await profileNodes(models);
   }
   if (argv.includes('--json')) process.stdout.write(`${JSON.stringify(results)}\n`);
 } finally {
@@ -140,3 +149,34 @@ async function tuning(backend: InferenceBackend, models: ReadonlyArray<[string, 
     for (const x of [one, ...pair]) await x.dispose();
   }
 }
+
+/** Per-node kernel time (µs per run) from onnxruntime's profiler, batch 1, one intra-op thread. */
+async function profileNodes(models: ReadonlyArray<[string, string]>): Promise<void> {
+  const ort = await import('onnxruntime-node');
+  const runs = 300;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'linesight-ort-profile-'));
+  try {
+    const x = new ort.Tensor('float32', new Float32Array(224 * 224).fill(0.5), [1, 1, 224, 224]);
+    for (const [label, file] of models) {
+      const s = await ort.InferenceSession.create(file, { graphOptimizationLevel: 'all', intraOpNumThreads: 1, enableProfiling: true, profileFilePrefix: path.join(dir, label) });
+      for (let i = 0; i < runs; i++) await s.run({ image: x });
+      await s.release();
+      const prof = readdirSync(dir).filter((n) => n.startsWith(`${label}_`)).map((n) => path.join(dir, n));
+      const events = JSON.parse(readFileSync(prof[prof.length - 1]!, 'utf8')) as Array<{ cat: string; name: string; dur: number; args: { op_name?: string; input_type_shape?: unknown[] } }>;
+      const nodes = new Map<string, { us: number; input: string }>();
+      for (const e of events) {
+        if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time')) continue;
+        const k = `${e.args.op_name} ${e.name.replace(/_kernel_time$/, '')}`;
+        const n = nodes.get(k) ?? { us: 0, input: JSON.stringify(e.args.input_type_shape?.[0] ?? '') };
+        n.us += e.dur;
+        nodes.set(k, n);
+      }
+      const total = [...nodes.values()].reduce((a, n) => a + n.us, 0) / runs;
+      process.stdout.write(`\nnode profile, ${label}, batch 1, 1 thread, ${runs} runs: ${total.toFixed(0)} µs of kernels per run; slowest nodes:\n`);
+      for (const [k, n] of [...nodes].sort((a, b) => b[1].us - a[1].us).slice(0, 8)) process.stdout.write(`  ${(n.us / runs).toFixed(0).padStart(6)} µs  ${k}  ${n.input}\n`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+

@@ -5,7 +5,8 @@
  *  3. LineSight POST /v1/inspect/steel-surface from 640x480 JPEG bytes, concurrency 8;
  *  4. the spec's Python pipeline (cv2 + ToTensor + PyTorch, same weights) when /usr/bin/python3 has torch.
  *  rows 2, 3, 3b run a temporary copy of the model with execution.instances: 1, rows 2b/3c one with 2;
- * Environment: BENCH_SECONDS (per phase, default 10), BENCH_REPO (default ./models).
+ * Environment: BENCH_SECONDS (per phase, default 10), BENCH_REPO (default ./models),
+ * BENCH_SERVER_NODE_ARGS (Node flags for each server process, e.g. --cpu-prof --cpu-prof-dir=DIR).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -197,7 +198,9 @@ function histMeanMs(text: string, name: string): number {
 async function startServerProcess(repo: string, extra: string[] = []): Promise<{ url: string; stop(): Promise<void> }> {
   // The server runs as a plant runs it: authentication on; the bench uses the first admin token.
   const data = mkdtempSync(path.join(os.tmpdir(), 'ls-bench-data-'));
-  const child: ChildProcess = spawn(process.execPath, ['bin/linesight.mjs', 'serve', '--repo', repo, '--port', '0', '--poll', '0', '--log-level', 'error', '--data', data, ...extra], {
+  // BENCH_SERVER_NODE_ARGS: Node flags for the server process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'bin/linesight.mjs', 'serve', '--repo', repo, '--port', '0', '--poll', '0', '--log-level', 'error', '--data', data, ...extra], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {

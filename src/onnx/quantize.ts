@@ -22,8 +22,8 @@ const WEIGHTED = new Set(['Conv', 'Gemm', 'MatMul']);
 /**
  * A Conv whose filter reads fewer values than this per output (input channels per group × kernel
  * height × kernel width) stays float. onnxruntime's QLinearConv is built for deep filters: on the
- * bundled model's first layer (1 input channel, 3×3, 224×224) it took 389 µs against 90 µs in float
- * on one thread, more than the rest of the int8 network's convolutions gained there.
+ * bundled model's first layer (1 input channel, 3×3, 224×224) it takes 383 µs against 88 µs in float
+ * on one thread (`npm run bench:optimize -- --variants int8,int8-all --profile-nodes`).
  */
 export const MIN_INT8_CONV_DEPTH = 16;
 /** Nodes that only move values: their output keeps the input's scale, so Q/DQ around them match and drop out. */
@@ -39,6 +39,8 @@ export interface StaticQuantOptions {
   readonly percentile?: number;
   readonly backend: InferenceBackend;
   readonly intraOpThreads?: number;
+  /** Conv filters reading fewer values per output stay float (default MIN_INT8_CONV_DEPTH; 0 quantizes every Conv). */
+  readonly minConvDepth?: number;
 }
 
 /** What a quantization changed, for the report and the version's metadata. */
@@ -60,7 +62,7 @@ export async function quantizeStatic(model: ModelProto, opts: StaticQuantOptions
   const folded = foldBatchNorm(g);
   topoSort(g);
   const skipped: Array<{ node: string; reason: string }> = [];
-  const weighted = (g.node ?? []).filter((n) => WEIGHTED.has(n.opType ?? '') && weightSpec(g, n, skipped));
+  const weighted = (g.node ?? []).filter((n) => WEIGHTED.has(n.opType ?? '') && weightSpec(g, n, skipped, opts.minConvDepth ?? MIN_INT8_CONV_DEPTH));
 
   // Calibrate on the float graph (with its ReLUs), then absorb the ReLUs.
   const calibrationModel = decodeModel(encodeModel(model));
@@ -97,7 +99,7 @@ export async function quantizeStatic(model: ModelProto, opts: StaticQuantOptions
 }
 
 /** Whether a weighted node can be quantized (float initializer weight of a shape the kernels take). */
-function weightSpec(g: GraphProto, n: NodeProto, skipped: Array<{ node: string; reason: string }>): boolean {
+function weightSpec(g: GraphProto, n: NodeProto, skipped: Array<{ node: string; reason: string }>, minConvDepth: number): boolean {
   const inits = initializerMap(g);
   const w = inits.get(inputsOf(n)[1] ?? '');
   const label = n.name || `${n.opType}(${outputsOf(n)[0]})`;
@@ -112,8 +114,8 @@ function weightSpec(g: GraphProto, n: NodeProto, skipped: Array<{ node: string; 
   if (n.opType === 'Conv') {
     const d = dimsOf(w);
     const depth = d.slice(1).reduce((a, x) => a * x, 1);
-    if (d.length >= 3 && depth < MIN_INT8_CONV_DEPTH) {
-      skipped.push({ node: label, reason: `shallow filter (${d.slice(1).join('×')} = ${depth} values per output, below ${MIN_INT8_CONV_DEPTH}): the int8 kernel is slower than float here` });
+    if (d.length >= 3 && depth < minConvDepth) {
+      skipped.push({ node: label, reason: `shallow filter (${d.slice(1).join('×')} = ${depth} values per output, below ${minConvDepth}): the int8 kernel is slower than float here` });
       return false;
     }
   }

@@ -22,7 +22,7 @@ import { pruneStructured, pruneUnstructured, structuredPruneInputs, type PruneSu
 import { channelMeans } from '../onnx/calibrate.ts';
 import { foldBatchNorm } from '../onnx/fold-bn.ts';
 import { graphOf } from '../onnx/graph.ts';
-import { quantizeStatic, type QuantizeSummary } from '../onnx/quantize.ts';
+import { MIN_INT8_CONV_DEPTH, quantizeStatic, type QuantizeSummary } from '../onnx/quantize.ts';
 import { quantizeDynamic } from '../onnx/quantize-dynamic.ts';
 import { classifier, compareAccuracy, labelIndices, type AccuracyComparison } from './accuracy.ts';
 import { readCsv, toRecords } from '../data/readers/csv.ts';
@@ -45,6 +45,8 @@ export const optimizeOptionsSchema = z
     calibFiles: z.array(z.strictObject({ path: z.string(), label: z.string().optional() })).min(1).optional(),
     calibMethod: z.enum(['minmax', 'percentile']).default('minmax'),
     percentile: z.number().gt(90).max(100).default(99.99),
+    /** Static int8: Conv filters reading fewer values per output stay float (0: quantize every Conv). */
+    minConvDepth: z.number().int().min(0).default(MIN_INT8_CONV_DEPTH),
     calibCount: z.number().int().positive().max(10_000).default(100),
     prune: z.number().gt(0).lt(1).optional(),
     structured: z.boolean().default(false),
@@ -176,7 +178,7 @@ export async function optimizeModel(input: OptimizeOptions, backend: InferenceBa
     } else if (o.int8) {
       progress('quantizing to int8 (static QDQ)');
       const batches = batchesOf(calib, spec!, inputName, 16);
-      quantize = await quantizeStatic(model, { calibration: batches, method: o.calibMethod, percentile: o.percentile, backend, intraOpThreads: threads });
+      quantize = await quantizeStatic(model, { calibration: batches, method: o.calibMethod, percentile: o.percentile, backend, intraOpThreads: threads, minConvDepth: o.minConvDepth });
       steps.push(`int8-static-${o.calibMethod}`);
     }
     if (o.fp16) {

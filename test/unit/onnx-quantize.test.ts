@@ -30,6 +30,14 @@ describe('static int8 quantization (QDQ U8S8)', () => {
     expect(summary.skipped).toEqual([{ node: 'conv0', reason: expect.stringMatching(/^shallow filter \(1×3×3 = 9 values per output, below 16\)/) }]);
   });
 
+  it('quantizes the shallow conv too when asked (minConvDepth 0)', async () => {
+    const model = decodeModel(convNet({ batchNorm: true, size: S, widths: [16, 24, 32, 48] }));
+    const summary = await quantizeStatic(model, { calibration: [images(8, 100)], method: 'minmax', backend: await getBackend(), intraOpThreads: 1, minConvDepth: 0 });
+    expect(summary.quantized_nodes).toMatchObject({ Conv: 4 });
+    expect(summary.skipped).toEqual([]);
+    expect((await engineOps(encodeModel(model)))['com.microsoft.QLinearConv']).toBe(4);
+  });
+
   it('is fused by onnxruntime into integer kernels (QLinearConv, QGemm); only the shallow conv stays float', async () => {
     const { int8 } = await quantized('minmax');
     const ops = await engineOps(int8);
