@@ -60,7 +60,6 @@ describe('the embedded broker persistence', () => {
     const counters = { A: 0, B: 0 };
     // packet ids from a small pool, as after many wraps at 65535: ids repeat among queued packets
     const anyId = () => 1 + Math.floor(rand() * 12);
-    let compared = 0;
     for (let step = 0; step < 3000; step++) {
       const r = rand();
       const client = { id: clients[Math.floor(rand() * clients.length)]! };
@@ -87,9 +86,7 @@ describe('the embedded broker persistence', () => {
       }
       // the whole queue of the client just touched, after every step
       expect(await drain(ours.outgoingStream(client))).toEqual(await drain(lib.outgoingStream(client)));
-      compared++;
     }
-    expect(compared).toBe(3000);
     // the run exercised non-empty queues, not only empty ones
     expect((await drain(lib.outgoingStream({ id: 'line' }))).length).toBeGreaterThan(10);
   });
